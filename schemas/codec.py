@@ -1,0 +1,46 @@
+"""Encode and decode topic records: msgspec typed decoders, one per record type."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+import msgspec
+
+from schemas.errors import SchemaError
+
+T = TypeVar("T")
+
+DEFAULT_MAX_BYTES = 1_048_576  # 1 MiB: the broker's default max.message.bytes
+
+
+class RecordCodec(Generic[T]):
+    """JSON codec for one record type.
+
+    ``decode`` validates types, constraints and cross-field rules in one pass and raises only
+    ``SchemaError`` (malformed JSON, a missing or mistyped field, an unknown event type, an oversize
+    payload). ``encode`` writes compact JSON with fields in declaration order.
+    """
+
+    def __init__(self, type_: type[T], *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.type = type_
+        self.name = name or getattr(type_, "__name__", str(type_))
+        self.max_bytes = max_bytes
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type_)
+        self._encoder = msgspec.json.Encoder()
+
+    def decode(self, data: bytes | bytearray | memoryview | str | None) -> T:
+        if data is None:
+            raise SchemaError(self.name, "$", "required", "record value is empty (tombstone or null payload)")
+        if len(data) > self.max_bytes:
+            raise SchemaError(
+                self.name, "$", "max_bytes", f"record is {len(data)} bytes, the limit is {self.max_bytes}"
+            )
+        try:
+            return self._decoder.decode(data)
+        except msgspec.MsgspecError as exc:
+            raise SchemaError.from_msgspec(self.name, exc) from None
+        except (ValueError, TypeError, OverflowError, UnicodeError) as exc:  # defensive: never leak others
+            raise SchemaError(self.name, "$", "invalid", str(exc)) from None
+
+    def encode(self, record: T) -> bytes:
+        return self._encoder.encode(record)

@@ -1,0 +1,1 @@
+"""rtml: stream_jobs."""
