@@ -1,0 +1,68 @@
+"""The ``rtml`` command line: local stack, topics, event generator, topic reader."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from rtml.cli import stack, stream, topics
+
+app = typer.Typer(
+    name="rtml",
+    help="rtml: a streaming-first real-time ML system (Kafka, Flink, Redis, ONNX Runtime).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("up")(stack.up)
+app.command("down")(stack.down)
+app.command("status")(stack.status)
+app.command("settings")(stack.show_settings)
+app.add_typer(topics.app, name="topics")
+app.add_typer(stream.produce_app, name="produce")
+app.command("consume")(stream.consume)
+app.command("demo")(stream.demo)
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from rtml.kafka.clients import KafkaUnavailable
+    from rtml.kafka.dlq import DeadLetterError
+    from rtml.kafka.producer import ProduceError
+    from rtml.settings import SettingsError
+    from rtml.stack.process import StackError
+
+    return (SettingsError, StackError, KafkaUnavailable, ProduceError, DeadLetterError)
+
+
+def main() -> None:
+    """Entry point: known failures print one line that says what to do, never a traceback."""
+    logging.basicConfig(
+        level=os.environ.get("RTML_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code = app(standalone_mode=False)
+    except _expected_errors() as exc:
+        _err.print(f"[bold red]rtml: error:[/] {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _err.print("rtml: interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,173 @@
+"""``rtml produce``, ``rtml consume`` and ``rtml demo``: put events on topics and read them back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rtml.settings import Settings, load_settings
+
+console = Console(highlight=False)
+produce_app = typer.Typer(help="Produce generated events to Kafka.", no_args_is_help=True)
+
+
+@produce_app.command("transactions")
+def produce_transactions(
+    rate: Annotated[float, typer.Option(help="Mean transactions per second (event time; sends are paced on it).")] = 100.0,
+    count: Annotated[int | None, typer.Option(help="Stop after this many transactions (default: run until Ctrl-C).")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 42,
+    start_ts: Annotated[int | None, typer.Option(help="Event time of the first event, epoch ms (default: now).")] = None,
+    drift_at: Annotated[int | None, typer.Option(help="From this transaction on, amounts shift and a new fraud pattern appears.")] = None,
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 1000,
+    fraud_rate: Annotated[float, typer.Option(help="Share of transactions that are fraud.")] = 0.015,
+    fast: Annotated[bool, typer.Option("--fast", help="Send as fast as the broker takes them; event time still advances at --rate.")] = False,
+    stream: Annotated[str, typer.Option(help="Event stream name: writes events.<stream> and labels.<stream>.")] = "transactions",
+) -> None:
+    """Generate realistic card transactions (with late fraud/legit labels) and produce them."""
+    from rtml.datagen.config import GeneratorConfig
+
+    try:
+        config = GeneratorConfig(
+            start_ts=start_ts if start_ts is not None else int(time.time() * 1000),
+            seed=seed,
+            rate=rate,
+            n_customers=customers,
+            fraud_rate=fraud_rate,
+            drift_at=drift_at,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = load_settings()
+    stats = run_producer(settings, config, count=count, paced=not fast, stream=stream)
+    console.print(
+        f"[green]✓[/] {stats['transactions']} transactions ({stats['fraud']} fraud) to events.{stream}, "
+        f"{stats['labels']} labels to labels.{stream} in {stats['seconds']:.1f} s "
+        f"({stats['transactions'] / max(stats['seconds'], 1e-9):,.0f} tx/s)"
+    )
+
+
+def run_producer(settings: Settings, config: object, *, count: int | None, paced: bool, stream: str) -> dict[str, float]:
+    from rtml.datagen.transactions import TransactionGenerator
+    from rtml.kafka.clients import check_reachable
+    from rtml.kafka.producer import RecordProducer
+
+    check_reachable(settings)
+    producer = RecordProducer(settings, component="generator")
+    events_topic, labels_topic = f"events.{stream}", f"labels.{stream}"
+    generator = TransactionGenerator(config)  # type: ignore[arg-type]
+    stats = {"transactions": 0, "labels": 0, "fraud": 0, "seconds": 0.0}
+    started = time.monotonic()
+    last_report = started
+    first_ts: int | None = None
+    try:
+        for item in generator.events(count):
+            ts = item.record.ts
+            first_ts = ts if first_ts is None else first_ts
+            if paced and (count is None or stats["transactions"] < count):
+                delay = started + (ts - first_ts) / 1000 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            if item.topic_kind == "transaction":
+                producer.send(events_topic, item.key, item.record)
+                stats["transactions"] += 1
+                stats["fraud"] += item.is_fraud
+            else:
+                producer.send(labels_topic, item.key, item.record)
+                stats["labels"] += 1
+            now = time.monotonic()
+            if now - last_report >= 2.0:
+                last_report = now
+                console.print(
+                    f"  {stats['transactions']:>9,} transactions  {stats['labels']:>9,} labels  "
+                    f"{stats['fraud']:>6,} fraud  ({stats['transactions'] / (now - started):,.0f} tx/s)"
+                )
+    finally:
+        producer.flush()
+        stats["seconds"] = time.monotonic() - started
+    return stats
+
+
+def consume(
+    topic: Annotated[str, typer.Argument(help="Topic to read, e.g. events.transactions or dlq.events.transactions.")],
+    max_records: Annotated[int | None, typer.Option("--max", help="Stop after this many records.")] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Only records produced from now on.")] = False,
+    idle_timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds without a record.")] = None,
+    group: Annotated[str | None, typer.Option(help="Join this consumer group and commit (default: a throwaway reader).")] = None,
+    dlq: Annotated[bool, typer.Option("--dlq", help="Route invalid records to dlq.<topic>, as a pipeline component does.")] = False,
+) -> None:
+    """Pretty-print a topic: key, offset, the decoded record; invalid records with the rule they break."""
+    from confluent_kafka import Consumer
+
+    from rtml.cli.printer import RecordPrinter
+    from rtml.kafka.clients import check_reachable, consumer_config
+    from rtml.kafka.dlq import DeadLetterRouter
+
+    settings = load_settings()
+    admin = check_reachable(settings)
+    if topic not in admin.list_topics(timeout=10).topics:
+        raise typer.BadParameter(f"topic {topic!r} does not exist; `rtml topics list` shows the contract topics")
+    consumer = Consumer(
+        consumer_config(
+            settings,
+            group or f"rtml-consume-{uuid.uuid4().hex[:8]}",
+            **{"auto.offset.reset": "latest" if latest else "earliest"},
+        )
+    )
+    consumer.subscribe([topic])
+    router = None
+    if dlq:
+        from confluent_kafka import Producer
+
+        from rtml.kafka.clients import producer_config
+
+        router = DeadLetterRouter(Producer(producer_config(settings)), component="rtml-consume")
+    printer = RecordPrinter(console, topic)
+    seen, idle_since = 0, time.monotonic()
+    try:
+        while max_records is None or seen < max_records:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
+                    break
+                continue
+            idle_since = time.monotonic()
+            seen += 1
+            error = printer.show(message)
+            if error is not None and router is not None:
+                router.route(message, error)
+        if router is not None:
+            router.flush()
+        if group:
+            consumer.commit(asynchronous=False) if seen else None
+    finally:
+        consumer.close()
+    console.print(f"[dim]{seen} records, {printer.invalid} invalid[/]")
+
+
+def demo(
+    rate: Annotated[float, typer.Option(help="Mean transactions per second.")] = 100.0,
+    count: Annotated[int | None, typer.Option(help="Stop after this many transactions (default: until Ctrl-C).")] = None,
+    drift_at: Annotated[int | None, typer.Option(help="Transaction index where the data drifts.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+) -> None:
+    """The main job: start the stack, create the topics, stream generated transactions and labels."""
+    from rtml.cli.stack import up
+    from rtml.datagen.config import GeneratorConfig
+    from rtml.kafka.clients import check_reachable
+    from rtml.topics import create_topics, topic_specs
+
+    up(only=None)
+    settings = load_settings()
+    results = create_topics(check_reachable(settings), topic_specs(settings))
+    console.print(f"[green]✓[/] {len(results)} topics ready ({sum(r.action == 'created' for r in results)} created)")
+    console.print(
+        "streaming transactions; watch them with `rtml consume events.transactions` "
+        "or `rtml consume labels.transactions`, stop with Ctrl-C (the stack keeps running: `rtml down`)"
+    )
+    config = GeneratorConfig(start_ts=int(time.time() * 1000), seed=seed, rate=rate, drift_at=drift_at)
+    stats = run_producer(settings, config, count=count, paced=True, stream="transactions")
+    console.print(f"[green]✓[/] {stats['transactions']:,.0f} transactions, {stats['labels']:,.0f} labels produced")

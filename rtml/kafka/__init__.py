@@ -1,0 +1,1 @@
+"""Kafka adapters every component shares: client configuration, validated consume, typed produce, DLQ."""

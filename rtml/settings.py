@@ -1,0 +1,126 @@
+"""One settings object for every component: ``RTML_*`` environment variables, then an optional TOML file.
+
+Precedence: constructor arguments > environment (``RTML_KAFKA_PORT=19092``) > the file named by
+``RTML_CONFIG`` (default ``rtml.toml`` in the working directory, if present) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (it holds ``infra/``), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "infra").is_dir() else Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RTML_", extra="forbid", validate_default=True)
+
+    # Where things live. ``home`` holds installed jars (lib/); ``data_dir`` holds service state,
+    # pid files and logs. Tests point data_dir at a temp dir and share home.
+    home: Path = Field(default_factory=lambda: project_root() / ".rtml")
+    data_dir: Path | None = None
+    infra_dir: Path = Field(default_factory=lambda: project_root() / "infra")
+
+    # Local stack ports (loopback only).
+    host: str = "127.0.0.1"
+    kafka_port: Port = 9092
+    kafka_controller_port: Port = 9093
+    redis_port: Port = 6379
+    prometheus_port: Port = 9090
+
+    # Point at existing services instead of the local stack.
+    bootstrap_servers: str | None = None
+    redis_url: str | None = None
+
+    # Processes.
+    java: str = Field(default_factory=lambda: str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
+                      if os.environ.get("JAVA_HOME") else "java")
+    kafka_heap: str = "1g"
+    redis_server: str = "redis-server"
+    prometheus: str = "prometheus"
+    start_timeout_s: float = Field(default=90.0, gt=0)
+    stop_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Kafka semantics the whole system agrees on.
+    transaction_max_timeout_ms: int = Field(default=900_000, gt=0)
+    max_record_bytes: int = Field(default=1_048_576, gt=0)
+
+    # Topic names are configuration (see docs/topics.md).
+    event_streams: list[str] = ["transactions"]
+    cdc_tables: list[str] = ["bank.customers", "bank.merchants"]
+    feature_views: list[str] = ["customer_spend"]
+    models: list[str] = ["fraud"]
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+
+    @field_validator("event_streams", "cdc_tables", "feature_views", "models")
+    @classmethod
+    def _topic_safe(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or not all(c.isalnum() or c in "._-" for c in name):
+                raise ValueError(f"{name!r} is not a valid topic name part (letters, digits, '.', '_', '-')")
+        return names
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("RTML_CONFIG", "rtml.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    # Derived values: one place computes them.
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.home / "data"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.home / "lib"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.bootstrap_servers or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message names the ``RTML_*`` variable and the rule."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "_".join(str(p) for p in first["loc"] if isinstance(p, str)) or "?"
+        got = first.get("input")
+        raise SettingsError(
+            f"setting RTML_{name.upper()} is invalid: {first['msg']} (got {got!r}); "
+            f"fix the environment variable or {os.environ.get('RTML_CONFIG', 'rtml.toml')}"
+        ) from None
