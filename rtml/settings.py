@@ -48,8 +48,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     # Processes.
-    java: str = Field(default_factory=lambda: str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
-                      if os.environ.get("JAVA_HOME") else "java")
+    java: str = Field(
+        default_factory=lambda: (
+            str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
+        )
+    )
     kafka_heap: str = "1g"
     redis_server: str = "redis-server"
     prometheus: str = "prometheus"

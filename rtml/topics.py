@@ -43,7 +43,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             TopicSpec(
                 f"features.{view}",
                 p,
-                {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": str(DAY_MS // 24), **max_bytes},
+                {
+                    "cleanup.policy": "compact",
+                    "min.compaction.lag.ms": "0",
+                    "segment.ms": str(DAY_MS // 24),
+                    **max_bytes,
+                },
                 "feature rows (latest per entity survives compaction), key entity id",
             )
         )
@@ -54,8 +59,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec("models.updates", 1, {"cleanup.policy": "compact", **max_bytes}, "registry changes, key model")
     )
     dead_letters = [
-        TopicSpec(f"dlq.{spec.name}", 1, {**_retention(14), "max.message.bytes": str(2 * settings.max_record_bytes)},
-                  f"records of {spec.name} that failed validation or processing")
+        TopicSpec(
+            f"dlq.{spec.name}",
+            1,
+            {**_retention(14), "max.message.bytes": str(2 * settings.max_record_bytes)},
+            f"records of {spec.name} that failed validation or processing",
+        )
         for spec in specs
     ]
     return specs + dead_letters

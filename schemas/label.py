@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
-from schemas.transaction import EpochMs, Id
+from schemas.fields import EpochMs, Id, require_order
 
 LabelSource = Literal["chargeback", "confirmed_legit", "manual_review"]
 
 
 class Label(msgspec.Struct, forbid_unknown_fields=False):
     """``label`` is 1 for fraud, 0 for legit. ``ts`` is when the label became known (event time),
-    always after the labelled event's ``event_ts``."""
+    never before the labelled event's ``event_ts`` (rule ``not_before_event_ts``)."""
 
     event_id: Id
     label: Literal[0, 1]
@@ -23,5 +23,5 @@ class Label(msgspec.Struct, forbid_unknown_fields=False):
     source: LabelSource = "chargeback"
 
     def __post_init__(self) -> None:
-        if self.event_ts is not None and self.ts < self.event_ts:
-            raise ValueError("`ts` must not be before `event_ts`: a label cannot precede its event")
+        if self.event_ts is not None:
+            require_order("ts", self.ts, "event_ts", self.event_ts, strict=False)

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-EpochMs = Annotated[int, msgspec.Meta(ge=0, le=32_503_680_000_000, description="epoch milliseconds (UTC)")]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+from schemas.fields import CountryCode, CurrencyCode, EpochMs, Id
+
+__all__ = ["Channel", "EpochMs", "Id", "Transaction", "TransactionEvent"]
 
 Channel = Literal["pos", "online", "atm"]
 
@@ -21,8 +22,8 @@ class Transaction(msgspec.Struct, tag_field="type", tag="transaction", forbid_un
     merchant_id: Id
     merchant_category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     amount: Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000)]
-    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
-    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+    currency: CurrencyCode
+    country: CountryCode
     device_id: Id
     channel: Channel
 

@@ -33,8 +33,10 @@ class RecordPrinter:
         )
         value = message.value() or b""
         text = escape(value.decode(errors="replace"))
-        if message.headers():
-            headers = " ".join(f"{k}={escape((v or b'').decode(errors='replace'))}" for k, v in message.headers())
+        raw_headers = message.headers() or []
+        if raw_headers:
+            pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+            headers = " ".join(f"{k}={escape(_text(v))}" for k, v in pairs)
             head += f"\n    [magenta]{headers}[/]"
         if self.codec is None:
             self.console.print(f"{head}\n    {text}")
@@ -47,3 +49,7 @@ class RecordPrinter:
             return exc
         self.console.print(f"{head}\n    {text}")
         return None
+
+
+def _text(value: str | bytes | None) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")

@@ -13,9 +13,7 @@ from rtml.stack.supervisor import Stack
 
 console = Console(highlight=False)
 
-Only = Annotated[
-    str | None, typer.Option("--only", help="Comma-separated subset: kafka,redis,prometheus.")
-]
+Only = Annotated[str | None, typer.Option("--only", help="Comma-separated subset: kafka,redis,prometheus.")]
 
 
 def _only(only: str | None) -> list[str] | None:

@@ -17,15 +17,29 @@ produce_app = typer.Typer(help="Produce generated events to Kafka.", no_args_is_
 
 @produce_app.command("transactions")
 def produce_transactions(
-    rate: Annotated[float, typer.Option(help="Mean transactions per second (event time; sends are paced on it).")] = 100.0,
-    count: Annotated[int | None, typer.Option(help="Stop after this many transactions (default: run until Ctrl-C).")] = None,
+    rate: Annotated[
+        float, typer.Option(help="Mean transactions per second (event time; sends are paced on it).")
+    ] = 100.0,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many transactions (default: run until Ctrl-C).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 42,
-    start_ts: Annotated[int | None, typer.Option(help="Event time of the first event, epoch ms (default: now).")] = None,
-    drift_at: Annotated[int | None, typer.Option(help="From this transaction on, amounts shift and a new fraud pattern appears.")] = None,
+    start_ts: Annotated[
+        int | None, typer.Option(help="Event time of the first event, epoch ms (default: now).")
+    ] = None,
+    drift_at: Annotated[
+        int | None,
+        typer.Option(help="From this transaction on, amounts shift and a new fraud pattern appears."),
+    ] = None,
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 1000,
     fraud_rate: Annotated[float, typer.Option(help="Share of transactions that are fraud.")] = 0.015,
-    fast: Annotated[bool, typer.Option("--fast", help="Send as fast as the broker takes them; event time still advances at --rate.")] = False,
-    stream: Annotated[str, typer.Option(help="Event stream name: writes events.<stream> and labels.<stream>.")] = "transactions",
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="Send as fast as the broker takes them; event time still advances at --rate."),
+    ] = False,
+    stream: Annotated[
+        str, typer.Option(help="Event stream name: writes events.<stream> and labels.<stream>.")
+    ] = "transactions",
 ) -> None:
     """Generate realistic card transactions (with late fraud/legit labels) and produce them."""
     from rtml.datagen.config import GeneratorConfig
@@ -50,7 +64,9 @@ def produce_transactions(
     )
 
 
-def run_producer(settings: Settings, config: object, *, count: int | None, paced: bool, stream: str) -> dict[str, float]:
+def run_producer(
+    settings: Settings, config: object, *, count: int | None, paced: bool, stream: str
+) -> dict[str, float]:
     from rtml.datagen.transactions import TransactionGenerator
     from rtml.kafka.clients import check_reachable
     from rtml.kafka.producer import RecordProducer
@@ -96,8 +112,13 @@ def consume(
     max_records: Annotated[int | None, typer.Option("--max", help="Stop after this many records.")] = None,
     latest: Annotated[bool, typer.Option("--latest", help="Only records produced from now on.")] = False,
     idle_timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds without a record.")] = None,
-    group: Annotated[str | None, typer.Option(help="Join this consumer group and commit (default: a throwaway reader).")] = None,
-    dlq: Annotated[bool, typer.Option("--dlq", help="Route invalid records to dlq.<topic>, as a pipeline component does.")] = False,
+    group: Annotated[
+        str | None, typer.Option(help="Join this consumer group and commit (default: a throwaway reader).")
+    ] = None,
+    dlq: Annotated[
+        bool,
+        typer.Option("--dlq", help="Route invalid records to dlq.<topic>, as a pipeline component does."),
+    ] = False,
 ) -> None:
     """Pretty-print a topic: key, offset, the decoded record; invalid records with the rule they break."""
     from confluent_kafka import Consumer
@@ -150,7 +171,9 @@ def consume(
 
 def demo(
     rate: Annotated[float, typer.Option(help="Mean transactions per second.")] = 100.0,
-    count: Annotated[int | None, typer.Option(help="Stop after this many transactions (default: until Ctrl-C).")] = None,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many transactions (default: until Ctrl-C).")
+    ] = None,
     drift_at: Annotated[int | None, typer.Option(help="Transaction index where the data drifts.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
 ) -> None:

@@ -16,9 +16,14 @@ from schemas.codec import RecordCodec
 from schemas.errors import SchemaError
 from schemas.registry import codec_for
 
+# On compacted topics a null value (tombstone) deletes its key: Debezium sends one after each delete.
+TOMBSTONE_TOPIC_PREFIXES = ("cdc.", "features.", "models.updates")
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
+    """A validated record; ``record`` is None for a tombstone (the key was deleted)."""
+
     topic: str
     partition: int
     offset: int
@@ -71,8 +76,12 @@ class ValidatingConsumer:
                 continue  # transient (broker restart, rebalance): librdkafka retries by itself
             self._pending_commit = True
             topic = message.topic() or ""
+            value = message.value()
+            if value is None and message.key() is not None and topic.startswith(TOMBSTONE_TOPIC_PREFIXES):
+                good.append(self._received(message, None))
+                continue
             try:
-                record = self._codecs[topic].decode(message.value())
+                record = self._codecs[topic].decode(value)
             except SchemaError as exc:
                 if self._dlq is not None:
                     self._dlq.route(message, exc)
@@ -80,11 +89,19 @@ class ValidatingConsumer:
                     self.invalid.append((message, exc))
                 continue
             RECORDS_CONSUMED.labels(self.component, topic).inc()
-            good.append(
-                Received(topic, message.partition() or 0, message.offset() or 0, message.key(), record,
-                         message.timestamp()[1])
-            )
+            good.append(self._received(message, record))
         return good
+
+    @staticmethod
+    def _received(message: Message, record: Any) -> Received:
+        return Received(
+            message.topic() or "",
+            message.partition() or 0,
+            message.offset() or 0,
+            message.key(),
+            record,
+            message.timestamp()[1],
+        )
 
     def _commit(self) -> None:
         if not self._pending_commit:

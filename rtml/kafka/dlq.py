@@ -39,13 +39,11 @@ class DeadLetterRouter:
             dead_letter_topic(topic),
             key=message.key(),
             value=message.value(),
-            headers=headers,
+            headers=list(headers),  # type: ignore[arg-type]  # list[tuple[str, bytes]] is valid
             on_delivery=self._delivered,
         )
         DEAD_LETTERS.labels(self.component, topic, rule).inc()
-        log.warning(
-            "dead-lettered %s[%s]@%s: %s", topic, message.partition(), message.offset(), error
-        )
+        log.warning("dead-lettered %s[%s]@%s: %s", topic, message.partition(), message.offset(), error)
 
     def _delivered(self, err: object, message: Message) -> None:
         if err is not None:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-RECORDS_CONSUMED = Counter(
-    "rtml_records_consumed_total", "Records read and validated", ["component", "topic"]
-)
-RECORDS_PRODUCED = Counter(
-    "rtml_records_produced_total", "Records acknowledged by the broker", ["component", "topic"]
-)
+RECORDS_CONSUMED = Counter("rtml_records_consumed_total", "Records read and validated", ["component", "topic"])
+RECORDS_PRODUCED = Counter("rtml_records_produced_total", "Records acknowledged by the broker", ["component", "topic"])
 PRODUCE_FAILURES = Counter(
     "rtml_produce_failures_total", "Records the broker did not acknowledge", ["component", "topic"]
 )

@@ -19,7 +19,10 @@ class KafkaService(LocalService):
 
     def ports(self) -> list[tuple[str, int, str]]:
         s = self.settings
-        return [(s.host, s.kafka_port, "RTML_KAFKA_PORT"), (s.host, s.kafka_controller_port, "RTML_KAFKA_CONTROLLER_PORT")]
+        return [
+            (s.host, s.kafka_port, "RTML_KAFKA_PORT"),
+            (s.host, s.kafka_controller_port, "RTML_KAFKA_CONTROLLER_PORT"),
+        ]
 
     def classpath(self) -> str:
         lib = self.settings.lib_dir / "kafka"
@@ -64,12 +67,18 @@ class KafkaService(LocalService):
         while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid(): never a leading dash
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         argv = self.java(
-            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={config}", "--standalone"
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            f"--config={config}",
+            "--standalone",
         )
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         except FileNotFoundError:
-            raise StackError(f"kafka: Java not found ({self.settings.java!r}); install Java 17 or set JAVA_HOME") from None
+            raise StackError(
+                f"kafka: Java not found ({self.settings.java!r}); install Java 17 or set JAVA_HOME"
+            ) from None
         if done.returncode != 0:
             raise StackError(f"kafka: formatting storage in {self.dir / 'data'} failed:\n{done.stdout}{done.stderr}")
 

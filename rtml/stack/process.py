@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtml.stack.ports import port_owner, port_in_use
+from rtml.stack.ports import port_in_use, port_owner
 
 
 class StackError(Exception):
@@ -136,14 +137,10 @@ def _alive(pid: int) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect a child that exited (only our own children can be reaped)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -10,7 +10,7 @@ from rtml.kafka.clients import admin_client
 from rtml.settings import Settings
 from rtml.stack.supervisor import Stack
 from rtml.topics import create_topics, topic_specs
-from tests.support.services import running_stack, isolated_settings
+from tests.support.services import isolated_settings, running_stack
 
 
 @pytest.fixture(scope="session")

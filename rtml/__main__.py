@@ -1,0 +1,5 @@
+"""``python -m rtml`` is the ``rtml`` command."""
+
+from rtml.cli import main
+
+main()

@@ -1,0 +1,38 @@
+"""A drift detection on ``monitoring.drift``, keyed by model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from schemas.fields import EpochMs, Name, require_finite, require_order
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class DriftEvent(msgspec.Struct, forbid_unknown_fields=False):
+    """``detector`` (``psi``, ``ks``, ``adwin``, ``page_hinkley`` ...) measured ``statistic`` against
+    ``threshold`` on ``feature`` (``None``: the score or the model's performance) over the window
+    ``[window_start, window_end]``.
+
+    Rules: ``window_end`` not before ``window_start`` (``not_before_window_start``); ``statistic``
+    and ``threshold`` finite (``finite``). ``ts`` is the event time of the detection; ``version`` the
+    model version watched, if known.
+    """
+
+    model: Name
+    detector: Name
+    feature: Name | None
+    statistic: float
+    threshold: float
+    window_start: EpochMs
+    window_end: EpochMs
+    severity: Severity
+    ts: EpochMs
+    version: Name | None = None
+
+    def __post_init__(self) -> None:
+        require_finite("statistic", self.statistic)
+        require_finite("threshold", self.threshold)
+        require_order("window_end", self.window_end, "window_start", self.window_start, strict=False)

@@ -1,0 +1,106 @@
+"""The command line as a user runs it: a fresh stack, topics, generated events, reading them back,
+bad records to the dead-letter topic, and one clear line for every expected failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rtml.stack.ports import free_port
+from tests.support.services import isolated_settings, settings_env
+
+
+def rtml(
+    env: dict[str, str], *args: str, input: bytes | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rtml", *args],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    settings = isolated_settings(tmp_path_factory.mktemp("cli"))
+    env = settings_env(settings)
+    up = rtml(env, "up", "--only", "kafka,redis")
+    try:
+        assert up.returncode == 0, up.stderr
+        yield env
+    finally:
+        rtml(env, "down")
+
+
+def test_up_reports_each_service_ready(env: dict[str, str]) -> None:
+    status = rtml(env, "status")
+    lines = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if line.count("│") > 3}
+    assert "ready" in lines["kafka"] and "ready" in lines["redis"]
+    assert "stopped" in lines["prometheus"]
+    assert status.returncode == 1  # not every service is ready
+
+
+def test_topics_create_is_idempotent(env: dict[str, str]) -> None:
+    first = rtml(env, "topics", "create")
+    assert first.returncode == 0, first.stderr
+    assert "created events.transactions" in first.stdout
+    second = rtml(env, "topics", "create")
+    assert second.returncode == 0
+    assert ", 0 created" in second.stdout
+
+
+def test_produce_then_consume(env: dict[str, str]) -> None:
+    rtml(env, "topics", "create")
+    produced = rtml(env, "produce", "transactions", "--count", "300", "--fast", "--seed", "7")
+    assert produced.returncode == 0, produced.stderr
+    assert "300 transactions" in produced.stdout
+    consumed = rtml(env, "consume", "events.transactions", "--max", "300", "--idle-timeout", "20")
+    assert consumed.returncode == 0, consumed.stderr
+    assert "300 records, 0 invalid" in consumed.stdout
+    assert '"type":"transaction"' in consumed.stdout
+
+
+def test_bad_record_goes_to_the_dead_letter_topic(env: dict[str, str]) -> None:
+    rtml(env, "topics", "create")
+    bootstrap = f"127.0.0.1:{env['RTML_KAFKA_PORT']}"
+    subprocess.run(
+        ["kcat", "-b", bootstrap, "-P", "-t", "labels.transactions", "-K", "|"],
+        input=b'tx-1|{"event_id": "tx-1", "label": 7, "ts": 5}\n',
+        check=True,
+        timeout=30,
+    )
+    routed = rtml(env, "consume", "labels.transactions", "--group", "cli-test", "--dlq", "--idle-timeout", "8")
+    assert routed.returncode == 0, routed.stderr
+    assert "INVALID" in routed.stdout and "$.label" in routed.stdout
+    dead = rtml(env, "consume", "dlq.labels.transactions", "--max", "1", "--idle-timeout", "20")
+    assert "rtml.error.rule=enum" in dead.stdout
+    assert "rtml.source.topic=labels.transactions" in dead.stdout
+
+
+def test_unreachable_broker_is_one_clear_line(tmp_path: Path) -> None:
+    env = settings_env(isolated_settings(tmp_path, kafka_port=free_port()))
+    result = rtml(env, "topics", "create", timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "cannot reach Kafka" in result.stderr and "rtml up" in result.stderr
+
+
+def test_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
+    result = rtml({**env, "RTML_REDIS_PORT": "99999"}, "up", "--only", "redis")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "RTML_REDIS_PORT" in result.stderr
+
+
+def test_port_in_use_is_reported(env: dict[str, str], tmp_path: Path) -> None:
+    other = settings_env(isolated_settings(tmp_path, redis_port=int(env["RTML_REDIS_PORT"])))
+    result = rtml(other, "up", "--only", "redis")
+    assert result.returncode == 1
+    assert f"port {env['RTML_REDIS_PORT']}" in result.stderr and "RTML_REDIS_PORT" in result.stderr
