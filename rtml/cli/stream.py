@@ -18,7 +18,10 @@ produce_app = typer.Typer(help="Produce generated events to Kafka.", no_args_is_
 @produce_app.command("transactions")
 def produce_transactions(
     rate: Annotated[
-        float, typer.Option(help="Mean transactions per second (event time; sends are paced on it).")
+        float,
+        typer.Option(
+            help="Mean transactions per second over a day, in event time; sends are paced on it (daytime UTC busier)."
+        ),
     ] = 100.0,
     count: Annotated[
         int | None, typer.Option(help="Stop after this many transactions (default: run until Ctrl-C).")
