@@ -24,7 +24,7 @@ def test_every_contract_topic_exists_with_its_partitions(settings: Settings) -> 
 
 
 def test_feature_topics_are_compacted_and_events_are_retained(settings: Settings) -> None:
-    assert _config(settings, "features.customer_spend")["cleanup.policy"] == "compact"
+    assert _config(settings, "features.customer_txn_stats")["cleanup.policy"] == "compact"
     events = _config(settings, "events.transactions")
     assert events["cleanup.policy"] == "delete"
     assert events["retention.ms"] == str(7 * 86_400_000)

@@ -17,7 +17,7 @@ def test_every_architecture_topic_is_declared() -> None:
         "labels.transactions",
         "cdc.bank.customers",
         "cdc.bank.merchants",
-        "features.customer_spend",
+        "features.customer_txn_stats",
         "predictions.fraud",
         "monitoring.drift",
         "models.updates",
@@ -34,7 +34,7 @@ def test_every_topic_has_its_dead_letter_topic() -> None:
 
 def test_policies() -> None:
     specs = _by_name()
-    assert specs["features.customer_spend"].config["cleanup.policy"] == "compact"
+    assert specs["features.customer_txn_stats"].config["cleanup.policy"] == "compact"
     assert specs["models.updates"].config["cleanup.policy"] == "compact"
     assert specs["events.transactions"].config["retention.ms"] == str(7 * DAY_MS)
     assert specs["dlq.events.transactions"].config["retention.ms"] == str(14 * DAY_MS)

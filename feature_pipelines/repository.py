@@ -1,0 +1,56 @@
+"""The project's feature views: the demo fraud domain, and lookup by name."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from feature_pipelines.definitions import Aggregation, Entity, FeatureView, Source, Window
+from schemas.transaction import Transaction
+
+customer = Entity("customer", join_key="customer_id", description="A card holder")
+merchant = Entity("merchant", join_key="merchant_id", description="A shop accepting cards")
+
+transactions = Source(
+    "transactions",
+    topic="events.transactions",
+    schema=Transaction,
+    event_time_field="ts",
+    watermark_delay=timedelta(seconds=5),
+)
+
+MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
+customer_txn_stats = FeatureView(
+    name="customer_txn_stats",
+    entity=customer,
+    source=transactions,
+    windows=(Window(5 * MINUTE, MINUTE), Window(HOUR, MINUTE), Window(DAY, MINUTE)),
+    aggregations=(
+        Aggregation("count"),
+        Aggregation("sum", "amount"),
+        Aggregation("mean", "amount"),
+        Aggregation("max", "amount"),
+        Aggregation("count_distinct", "merchant_id", name="distinct_merchants"),
+    ),
+    ttl=timedelta(days=2),
+    description="A customer's spending over the last 5 minutes, hour and day",
+)
+
+merchant_txn_stats = FeatureView(
+    name="merchant_txn_stats",
+    entity=merchant,
+    source=transactions,
+    windows=(Window(HOUR, 5 * MINUTE), Window(DAY, 5 * MINUTE)),
+    aggregations=(Aggregation("count"), Aggregation("mean", "amount")),
+    ttl=timedelta(days=2),
+    description="A merchant's volume and typical ticket over the last hour and day",
+)
+
+FEATURE_VIEWS: dict[str, FeatureView] = {v.name: v for v in (customer_txn_stats, merchant_txn_stats)}
+
+
+def get_view(name: str) -> FeatureView:
+    try:
+        return FEATURE_VIEWS[name]
+    except KeyError:
+        raise KeyError(f"no feature view {name!r}; defined: {', '.join(FEATURE_VIEWS)}") from None
