@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     start_timeout_s: float = Field(default=90.0, gt=0)
     stop_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Flink feature job (MiniCluster in its own process; REST for `rtml jobs status`).
+    flink_rest_port: Port = 8081
+    flink_parallelism: int = Field(default=1, ge=1, le=64)
+    flink_checkpoint_interval_s: float = Field(default=2.0, gt=0)
+    flink_idle_timeout_s: float = Field(default=30.0, gt=0)
+    flink_watermark_emit: str = Field(default="on-periodic", pattern="^(on-periodic|on-event)$")
+
     # Kafka semantics the whole system agrees on.
     transaction_max_timeout_ms: int = Field(default=900_000, gt=0)
     max_record_bytes: int = Field(default=1_048_576, gt=0)

@@ -142,5 +142,10 @@ def _reap(pid: int) -> None:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+    """Signal the process's whole group (it leads one: started with start_new_session), so helpers it
+    spawned (PyFlink's gateway JVM, Python workers) stop with it."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)

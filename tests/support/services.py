@@ -20,6 +20,7 @@ def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
         "kafka_controller_port": free_port(),
         "redis_port": free_port(),
         "prometheus_port": free_port(),
+        "flink_rest_port": free_port(),
         "kafka_heap": "768m",
         **overrides,
     }
@@ -35,6 +36,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "RTML_KAFKA_CONTROLLER_PORT": str(settings.kafka_controller_port),
         "RTML_REDIS_PORT": str(settings.redis_port),
         "RTML_PROMETHEUS_PORT": str(settings.prometheus_port),
+        "RTML_FLINK_REST_PORT": str(settings.flink_rest_port),
+        "RTML_FLINK_WATERMARK_EMIT": settings.flink_watermark_emit,
         "RTML_KAFKA_HEAP": settings.kafka_heap,
     }
 

@@ -1,0 +1,248 @@
+"""Compile feature views to the Flink SQL of the streaming feature job.
+
+Per source topic: a Kafka table reading key and value as raw bytes with an event-time watermark, one
+parse of each field the views read, schema rules checked in SQL (``sql_validation``), and a
+dead-letter INSERT for records that are invalid or late (behind the watermark). Per view: one HOP
+window aggregation per window, all sharing the view's slide, unioned and regrouped by a TUMBLE of the
+slide, so each (entity, window end) gives ONE row with every window's features, written to
+``features.<view>`` with exactly-once Kafka transactions. Everything runs as one statement set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from feature_pipelines.definitions import Aggregation, FeatureView, Source, Window
+from feature_pipelines.sql_validation import column, extracted_fields, extraction, quote, validation_case
+
+COMPONENT = "flink-feature-job"
+
+_AGG_SQL = {
+    "count": "COUNT(*)",
+    "sum": "SUM({c})",
+    "mean": "AVG({c})",
+    "min": "MIN({c})",
+    "max": "MAX({c})",
+    "stddev": "STDDEV_POP({c})",
+    "last": "LAST_VALUE({c})",
+    "count_distinct": "COUNT(DISTINCT {c})",
+}
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    bootstrap: str
+    group_id: str = "rtml-feature-job"
+    transactional_id_prefix: str = "rtml-feature-job"
+    transaction_timeout_ms: int = 900_000
+    bounded: bool = False  # stop at the offsets current at start (tests, benchmarks, backfills)
+    startup_mode: str = "group-offsets"
+    watermark_emit: str = "on-periodic"  # "on-event": a watermark after every record (deterministic tests)
+
+
+@dataclass(frozen=True)
+class FeatureJobSql:
+    ddl: list[str]
+    inserts: list[str]
+
+    def script(self) -> str:
+        return ";\n\n".join(self.ddl + self.inserts) + ";\n"
+
+
+def _ident(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def _interval(window_ms: int) -> str:
+    return f"INTERVAL '{window_ms // 1000}' SECOND(9)"
+
+
+def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
+    ts = f"JSON_VALUE(CAST(`raw` AS STRING), '$.{source.event_time_field}')"
+    delay_ms = int(source.watermark_delay.total_seconds() * 1000)
+    startup = (
+        "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
+        if kafka.startup_mode == "group-offsets"
+        else f"'scan.startup.mode' = {quote(kafka.startup_mode)}"
+    )
+    bounded = ", 'scan.bounded.mode' = 'latest-offset'" if kafka.bounded else ""
+    return f"""CREATE TABLE `src_{_ident(source.name)}` (
+  `k` BYTES,
+  `raw` BYTES,
+  `partition` INT METADATA VIRTUAL,
+  `offset` BIGINT METADATA VIRTUAL,
+  `event_ts` AS TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST({ts} AS BIGINT), 0), 3),
+  WATERMARK FOR `event_ts` AS `event_ts` - INTERVAL '{delay_ms / 1000:.3f}' SECOND
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote(source.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.group.id' = {quote(kafka.group_id)},
+  'properties.isolation.level' = 'read_committed',
+  {startup}{bounded},
+  'key.format' = 'raw',
+  'key.fields' = 'k',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY',
+  'scan.watermark.emit.strategy' = {quote(kafka.watermark_emit)}
+)"""
+
+
+def _checked_view(source: Source, fields: list[str]) -> str:
+    items = ",\n    ".join(extraction(source.schema, fields))
+    return f"""CREATE TEMPORARY VIEW `checked_{_ident(source.name)}` AS
+SELECT *,
+  {validation_case(source.schema, fields)} AS `err`,
+  CURRENT_WATERMARK(`event_ts`) IS NOT NULL AND `event_ts` < CURRENT_WATERMARK(`event_ts`) AS `late`
+FROM (
+  SELECT `k`, `raw`, `partition`, `offset`, `event_ts`,
+    {items}
+  FROM (SELECT *, CAST(`raw` AS STRING) AS `s` FROM `src_{_ident(source.name)}`)
+)"""
+
+
+def _valid_view(source: Source, fields: list[str]) -> str:
+    casts = ",\n  ".join(
+        f"CAST({column(f.name)} AS {f.sql_type}) AS `{f.name}`" for f in extracted_fields(source.schema, fields)
+    )
+    return f"""CREATE TEMPORARY VIEW `valid_{_ident(source.name)}` AS
+SELECT `event_ts`,
+  {casts}
+FROM `checked_{_ident(source.name)}`
+WHERE `err` IS NULL AND NOT `late`"""
+
+
+def _dlq_sink(source: Source, kafka: KafkaOptions) -> str:
+    return f"""CREATE TABLE `dlq_{_ident(source.name)}` (
+  `k` BYTES,
+  `raw` BYTES,
+  `headers` MAP<STRING, BYTES> METADATA
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote("dlq." + source.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-dlq-{_ident(source.name)}")},
+  'key.format' = 'raw',
+  'key.fields' = 'k',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
+)"""
+
+
+def _dlq_insert(source: Source) -> str:
+    def b(expr: str) -> str:
+        return f"CAST({expr} AS BYTES)"
+
+    rule = "CASE WHEN `err` IS NULL THEN 'late' ELSE SPLIT_INDEX(`err`, '|', 0) END"
+    field = f"CASE WHEN `err` IS NULL THEN '$.{source.event_time_field}' ELSE SPLIT_INDEX(`err`, '|', 1) END"
+    message = (
+        "CASE WHEN `err` IS NULL THEN CONCAT('event time ', CAST(`event_ts` AS STRING), "
+        "' is behind the watermark ', CAST(CURRENT_WATERMARK(`event_ts`) AS STRING)) "
+        f"ELSE CONCAT({quote(source.topic + ': field `')}, SPLIT_INDEX(`err`, '|', 1), '` breaks rule `', "
+        "SPLIT_INDEX(`err`, '|', 0), '`') END"
+    )
+    headers = ", ".join(
+        [
+            f"'rtml.error.class', {b(quote('schemas.errors.SchemaError'))}",
+            f"'rtml.error.message', {b(message)}",
+            f"'rtml.error.field', {b(field)}",
+            f"'rtml.error.rule', {b(rule)}",
+            f"'rtml.component', {b(quote(COMPONENT))}",
+            f"'rtml.source.topic', {b(quote(source.topic))}",
+            f"'rtml.source.partition', {b('CAST(`partition` AS STRING)')}",
+            f"'rtml.source.offset', {b('CAST(`offset` AS STRING)')}",
+            f"'rtml.failed_at', {b('CAST(1000 * UNIX_TIMESTAMP() AS STRING)')}",
+        ]
+    )
+    return f"""INSERT INTO `dlq_{_ident(source.name)}`
+SELECT `k`, `raw`, MAP[{headers}]
+FROM `checked_{_ident(source.name)}`
+WHERE `err` IS NOT NULL OR `late`"""
+
+
+def _agg(agg: Aggregation) -> str:
+    return _AGG_SQL[agg.function].format(c=f"`{agg.column}`")
+
+
+def _window_view(view: FeatureView, window: Window) -> str:
+    key = f"`{view.entity.join_key}`"
+    columns = []
+    for other in view.windows:
+        for agg in view.aggregations:
+            name = f"`{agg.base_name}_{other.label}`"
+            if other == window:
+                columns.append(f"{_agg(agg)} AS {name}")
+            else:
+                columns.append(f"CAST(NULL AS {'BIGINT' if agg.dtype == 'int64' else 'DOUBLE'}) AS {name}")
+    cols = ",\n  ".join(columns)
+    hop = f"HOP(TABLE `valid_{_ident(view.source.name)}`, DESCRIPTOR(`event_ts`), {_interval(window.slide_ms)}, "
+    return f"""SELECT {key} AS `entity_id`, `window_time`,
+  {cols}
+FROM TABLE({hop}{_interval(window.size_ms)}))
+GROUP BY {key}, `window_start`, `window_end`, `window_time`"""
+
+
+def _view_union(view: FeatureView) -> str:
+    body = "\nUNION ALL\n".join(_window_view(view, w) for w in view.windows)
+    return f"CREATE TEMPORARY VIEW `windows_{view.name}` AS\n{body}"
+
+
+def _feature_sink(view: FeatureView, kafka: KafkaOptions) -> str:
+    fields = ", ".join(f"`{f.name}` {'BIGINT' if f.dtype == 'int64' else 'DOUBLE'}" for f in view.features)
+    return f"""CREATE TABLE `sink_{view.name}` (
+  `view` STRING,
+  `entity_id` STRING,
+  `window_start` BIGINT,
+  `window_end` BIGINT,
+  `values` ROW<{fields}>
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote(view.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-{view.name}")},
+  'key.format' = 'raw',
+  'key.fields' = 'entity_id',
+  'value.format' = 'json',
+  'value.fields-include' = 'ALL'
+)"""
+
+
+def _feature_insert(view: FeatureView) -> str:
+    values = []
+    for f in view.features:
+        agg = f"MAX(`{f.name}`)"
+        values.append(f"COALESCE({agg}, 0)" if f.aggregation.zero_when_empty else agg)
+    end = "1000 * UNIX_TIMESTAMP(CAST(`window_end` AS STRING))"
+    return f"""INSERT INTO `sink_{view.name}`
+SELECT {quote(view.name)}, `entity_id`, {end} - {view.max_window.size_ms}, {end},
+  ROW({", ".join(values)})
+FROM TABLE(TUMBLE(TABLE `windows_{view.name}`, DESCRIPTOR(`window_time`), {_interval(view.slide_ms)}))
+GROUP BY `entity_id`, `window_start`, `window_end`"""
+
+
+def compile_feature_job(views: list[FeatureView], kafka: KafkaOptions) -> FeatureJobSql:
+    """The whole job: sources (shared by views reading the same topic), dead letters, view sinks."""
+    if not views:
+        raise ValueError("no feature views to compile")
+    sources: dict[str, tuple[Source, list[str]]] = {}
+    for view in views:
+        source, fields = sources.setdefault(view.source.name, (view.source, [view.source.event_time_field]))
+        if source != view.source:
+            raise ValueError(f"two different sources are named {source.name!r}")
+        fields.append(view.entity.join_key)
+        fields += [a.column for a in view.aggregations if a.column]
+    ddl: list[str] = []
+    inserts: list[str] = []
+    for source, fields in sources.values():
+        unique = list(dict.fromkeys(fields))
+        ddl += [_kafka_source(source, kafka), _checked_view(source, unique), _valid_view(source, unique)]
+        ddl.append(_dlq_sink(source, kafka))
+        inserts.append(_dlq_insert(source))
+    for view in views:
+        ddl += [_view_union(view), _feature_sink(view, kafka)]
+        inserts.append(_feature_insert(view))
+    return FeatureJobSql(ddl, inserts)
