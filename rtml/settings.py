@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     flink_idle_timeout_s: float = Field(default=30.0, gt=0)
     flink_watermark_emit: str = Field(default="on-periodic", pattern="^(on-periodic|on-event)$")
 
+    # Metrics ports of the pipeline processes (scraped by the local Prometheus).
+    online_materializer_metrics_port: Port = 9101
+    offline_materializer_metrics_port: Port = 9102
+
     # Kafka semantics the whole system agrees on.
     transaction_max_timeout_ms: int = Field(default=900_000, gt=0)
     max_record_bytes: int = Field(default=1_048_576, gt=0)

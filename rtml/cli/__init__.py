@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
-from rtml.cli import stack, stream, topics
+from rtml.cli import features, jobs, stack, stream, topics
 
 app = typer.Typer(
     name="rtml",
@@ -26,6 +26,9 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(stream.produce_app, name="produce")
 app.command("consume")(stream.consume)
 app.command("demo")(stream.demo)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(features.features_app, name="features")
+app.add_typer(features.offline_app, name="offline")
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -180,7 +180,9 @@ def demo(
     drift_at: Annotated[int | None, typer.Option(help="Transaction index where the data drifts.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
 ) -> None:
-    """The main job: start the stack, create the topics, stream generated transactions and labels."""
+    """The main job: start the stack, create the topics, start the feature job and materializers,
+    stream generated transactions and labels."""
+    from rtml.cli.jobs import start as start_jobs
     from rtml.cli.stack import up
     from rtml.datagen.config import GeneratorConfig
     from rtml.kafka.clients import check_reachable
@@ -190,9 +192,11 @@ def demo(
     settings = load_settings()
     results = create_topics(check_reachable(settings), topic_specs(settings))
     console.print(f"[green]✓[/] {len(results)} topics ready ({sum(r.action == 'created' for r in results)} created)")
+    start_jobs(None)
     console.print(
-        "streaming transactions; watch them with `rtml consume events.transactions` "
-        "or `rtml consume labels.transactions`, stop with Ctrl-C (the stack keeps running: `rtml down`)"
+        "streaming transactions; watch `rtml consume events.transactions`, `rtml consume features.customer_txn_stats` "
+        "(a row per customer each minute, after the watermark passes), `rtml jobs status`; stop with Ctrl-C "
+        "(the stack and jobs keep running: `rtml jobs stop; rtml down`)"
     )
     config = GeneratorConfig(start_ts=int(time.time() * 1000), seed=seed, rate=rate, drift_at=drift_at)
     stats = run_producer(settings, config, count=count, paced=True, stream="transactions")
