@@ -115,14 +115,17 @@ class ValidatingConsumer:
                 raise
         self._pending_commit = False
 
-    def close(self) -> None:
+    def close(self, commit: bool = True) -> None:
+        """Leave the group. ``commit=False`` when the last batch was not processed (the caller failed):
+        its records are read again by whoever takes over the partitions."""
         try:
-            self._commit()
+            if commit:
+                self._commit()
         finally:
             self.consumer.close()
 
     def __enter__(self) -> ValidatingConsumer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(commit=exc_type is None)

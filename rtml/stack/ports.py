@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -30,7 +32,7 @@ def port_owner(port: int) -> tuple[int, str] | None:
     """(pid, command) of the process listening on ``port``, when /proc tells us (Linux, same user)."""
     inodes = _listening_inodes(port)
     if not inodes:
-        return None
+        return _ss_owner(port)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -40,9 +42,21 @@ def port_owner(port: int) -> tuple[int, str] | None:
                 if target.startswith("socket:[") and target[8:-1] in inodes:
                     cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                     return int(proc.name), cmd.strip()[:120]
-        except (PermissionError, FileNotFoundError, ProcessLookupError):
+        except OSError:  # a process that ended or is not ours to read
             continue
-    return None
+    return _ss_owner(port)
+
+
+def _ss_owner(port: int) -> tuple[int, str] | None:
+    """Fallback: ask iproute2's ``ss`` (it reads the kernel's socket diagnostics, not /proc files)."""
+    try:
+        out = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'users:\(\("(?P<cmd>[^"]*)",pid=(?P<pid>\d+)', out)
+    return (int(match.group("pid")), match.group("cmd")) if match else None
 
 
 def _listening_inodes(port: int) -> set[str]:

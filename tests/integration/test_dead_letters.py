@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from confluent_kafka import Consumer, Producer
@@ -14,6 +15,7 @@ from rtml.kafka.consumer import ValidatingConsumer
 from rtml.settings import Settings
 from schemas.dlq import parse_dead_letter_headers
 from schemas.registry import codec_for
+from tests.support.draining import collect_until
 
 TOPIC = "events.transactions"
 
@@ -24,14 +26,14 @@ def _valid(n: int) -> list[tuple[str, bytes]]:
     return [(i.key, codec.encode(i.record)) for i in items if i.topic_kind == "transaction"]
 
 
-def _dead_letters(settings: Settings, expected: int) -> list:
+def _dead_letters(settings: Settings, keys: set[bytes], seconds: float = 60) -> list:
+    """Dead letters with these keys, read from the start of the (shared) dead-letter topic."""
     consumer = Consumer(consumer_config(settings, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
     consumer.subscribe([f"dlq.{TOPIC}"])
-    got = []
-    for _ in range(40):
-        got.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
-        if len(got) >= expected:
-            break
+    got: list = []
+    deadline = time.monotonic() + seconds
+    while {m.key() for m in got} < keys and time.monotonic() < deadline:
+        got.extend(m for m in consumer.consume(1000, 0.5) if m.error() is None and m.key() in keys)
     consumer.close()
     return got
 
@@ -72,16 +74,12 @@ def test_bad_records_are_routed_and_the_good_ones_flow(settings: Settings) -> No
     component = f"test-{uuid.uuid4().hex[:6]}"
     before = _count("required", component)
     with ValidatingConsumer(settings, [TOPIC], group=component, component=component) as consumer:
-        received = []
-        for _, batch in zip(range(40), consumer.batches(max_records=100, timeout_s=0.5), strict=False):
-            received.extend(batch)
-            if ours_seen(received):
-                break
+        received = collect_until(consumer, lambda r: True, ours_seen)
     # The topic is shared with other tests: look at this test's records only.
     assert ours <= {r.record.event_id for r in received}  # every good record came through
     assert not any(r.key in bad for r in received)  # and none of the bad ones
 
-    dead = _dead_letters(settings, len(bad))
+    dead = _dead_letters(settings, set(bad))
     by_key = {m.key(): m for m in dead if m.key() in bad}
     assert by_key.keys() == bad.keys()
     for bad_key, message in by_key.items():
@@ -108,11 +106,7 @@ def test_tombstone_on_a_cdc_topic_is_a_delete_not_a_dead_letter(settings: Settin
     assert producer.flush(30) == 0
     group = f"tomb-{uuid.uuid4().hex[:6]}"
     with ValidatingConsumer(settings, [topic], group=group, component=group) as consumer:
-        deleted = []
-        for _, batch in zip(range(30), consumer.batches(timeout_s=0.5), strict=False):
-            deleted.extend(r for r in batch if r.key == b'{"customer_id": "cust-tomb"}')
-            if deleted:
-                break
+        deleted = collect_until(consumer, lambda r: r.key == b'{"customer_id": "cust-tomb"}', bool)
     assert [r.record for r in deleted] == [None]
     assert (
         REGISTRY.get_sample_value("rtml_dead_letters_total", {"component": group, "topic": topic, "rule": "required"})

@@ -16,6 +16,7 @@ from rtml.kafka.producer import RecordProducer
 from rtml.settings import Settings
 from schemas.errors import SchemaError
 from schemas.registry import codec_for
+from tests.support.draining import collect_until
 
 KCAT = shutil.which("kcat")
 pytestmark = pytest.mark.skipif(KCAT is None, reason="kcat not installed: run scripts/setup")
@@ -45,14 +46,15 @@ def test_kcat_produces_what_our_consumer_reads(settings: Settings) -> None:
         timeout=30,
     )
     wanted = {i.record.event_id: i for i in items}
-    got = {}
     with ValidatingConsumer(
         settings, ["events.transactions"], group=f"kcat-{uuid.uuid4().hex[:6]}", component="test"
     ) as consumer:
-        for _, batch in zip(range(60), consumer.batches(timeout_s=0.5), strict=False):
-            got.update({r.record.event_id: r for r in batch if r.record.event_id in wanted})
-            if len(got) == len(wanted):
-                break
+        kept = collect_until(
+            consumer,
+            lambda r: getattr(r.record, "event_id", None) in wanted,
+            lambda rs: {r.record.event_id for r in rs} >= wanted.keys(),
+        )
+        got = {r.record.event_id: r for r in kept}
     assert got.keys() == wanted.keys()
     for event_id, r in got.items():
         assert r.record == wanted[event_id].record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from rtml.datagen.config import GeneratorConfig
@@ -13,12 +14,14 @@ from schemas.label import Label
 from schemas.transaction import Transaction
 
 
-def _drain(consumer: ValidatingConsumer, wanted: set[str], rounds: int = 60) -> list:
-    """Records whose event_id is in ``wanted`` (topics are shared with other tests), until all came."""
+def _drain(consumer: ValidatingConsumer, wanted: set[str], seconds: float = 90) -> list:
+    """Records whose event_id is in ``wanted``, until all came or ``seconds`` passed. Topics are shared
+    with other tests, which may have put many records before ours."""
     got = []
-    for _, batch in zip(range(rounds), consumer.batches(max_records=1000, timeout_s=0.5), strict=False):
-        got.extend(r for r in batch if r.record.event_id in wanted)
-        if {r.record.event_id for r in got} >= wanted:
+    deadline = time.monotonic() + seconds
+    for batch in consumer.batches(max_records=5000, timeout_s=0.5):
+        got.extend(r for r in batch if getattr(r.record, "event_id", None) in wanted)
+        if {r.record.event_id for r in got} >= wanted or time.monotonic() > deadline:
             break
     return got
 
@@ -84,5 +87,33 @@ def test_committed_offsets_resume_where_the_group_stopped(settings: Settings) ->
         producer.send(topic, f"p-{i}", prediction(i))
     producer.flush()
     with ValidatingConsumer(settings, [topic], group=group, component="test") as consumer:
-        second = _drain(consumer, {f"p-{i}" for i in range(60)}, rounds=20)
+        second = _drain(consumer, {f"p-{i}" for i in range(60)}, seconds=10)
     assert sorted(r.record.event_id for r in second) == sorted(f"p-{i}" for i in range(50, 60))
+
+
+def test_a_batch_that_failed_is_not_committed(settings: Settings) -> None:
+    from schemas.prediction import Prediction
+
+    topic, group = "predictions.fraud", f"fail-{uuid.uuid4().hex[:6]}"
+    producer = RecordProducer(settings, component="test")
+    ids = {f"f-{uuid.uuid4().hex[:8]}" for _ in range(5)}
+    for event_id in ids:
+        record = Prediction(
+            event_id=event_id, model="fraud", version="1", score=0.1, label=0, features={}, ts=1, scored_at=2
+        )
+        producer.send(topic, event_id, record)
+    producer.flush()
+    try:
+        with ValidatingConsumer(settings, [topic], group=group, component="test") as consumer:
+            seen: set[str] = set()
+            for _ in range(60):  # poll() reads without committing; close() would commit on success
+                seen |= {r.record.event_id for r in consumer.poll(1000, 0.5)}
+                if seen >= ids:
+                    break
+            assert seen >= ids
+            raise RuntimeError("processing failed")
+    except RuntimeError:
+        pass
+    with ValidatingConsumer(settings, [topic], group=group, component="test") as consumer:
+        again = _drain(consumer, ids)
+    assert {r.record.event_id for r in again} >= ids  # read again: nothing was lost
