@@ -5,7 +5,8 @@ input (Kafka read, JSON parse, schema rules in SQL, window state), not window em
 whose event time races far ahead of wall-clock time fires keys x windows rows per slide and measures
 something else. Sustained events/s = events / (time of the last offset commit - time of the first),
 read from the job's committed group offsets (committed on each checkpoint, every 2 s).
-Run: scripts/bench -k feature_job   (RTML_BENCH_FLINK_EVENTS to change the size)
+Run: scripts/bench -k feature_job   (RTML_BENCH_FLINK_EVENTS to change the size; RTML_BENCH_FLINK_CMD to
+run a variant of the job, e.g. "path/to/variant.py", in place of "-m stream_jobs.feature_job")
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def test_feature_job_sustained_throughput(kafka_settings: Settings) -> None:
             sent += 1
     producer.flush(120)
     job = subprocess.Popen(
-        [sys.executable, "-m", "stream_jobs.feature_job"],
+        [sys.executable, *os.environ.get("RTML_BENCH_FLINK_CMD", "-m stream_jobs.feature_job").split()],
         env=settings_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
