@@ -112,23 +112,32 @@ FROM `checked_{_ident(source.name)}`
 WHERE `err` IS NULL AND NOT `late`"""
 
 
+def _exactly_once_sink(topic: str, kafka: KafkaOptions, txn_id: str, *, key: str, value_format: str) -> str:
+    """WITH options of a Kafka sink whose writes commit with Flink's checkpoints."""
+    fields_include = "EXCEPT_KEY" if value_format == "raw" else "ALL"
+    return f"""WITH (
+  'connector' = 'kafka',
+  'topic' = {quote(topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-{txn_id}")},
+  'key.format' = 'raw',
+  'key.fields' = {quote(key)},
+  'value.format' = {quote(value_format)},
+  'value.fields-include' = '{fields_include}'
+)"""
+
+
 def _dlq_sink(source: Source, kafka: KafkaOptions) -> str:
+    options = _exactly_once_sink(
+        "dlq." + source.topic, kafka, f"dlq-{_ident(source.name)}", key="k", value_format="raw"
+    )
     return f"""CREATE TABLE `dlq_{_ident(source.name)}` (
   `k` BYTES,
   `raw` BYTES,
   `headers` MAP<STRING, BYTES> METADATA
-) WITH (
-  'connector' = 'kafka',
-  'topic' = {quote("dlq." + source.topic)},
-  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
-  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
-  'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-dlq-{_ident(source.name)}")},
-  'key.format' = 'raw',
-  'key.fields' = 'k',
-  'value.format' = 'raw',
-  'value.fields-include' = 'EXCEPT_KEY'
-)"""
+) {options}"""
 
 
 def _dlq_insert(source: Source) -> str:
@@ -191,24 +200,14 @@ def _view_union(view: FeatureView) -> str:
 
 def _feature_sink(view: FeatureView, kafka: KafkaOptions) -> str:
     fields = ", ".join(f"`{f.name}` {'BIGINT' if f.dtype == 'int64' else 'DOUBLE'}" for f in view.features)
+    options = _exactly_once_sink(view.topic, kafka, view.name, key="entity_id", value_format="json")
     return f"""CREATE TABLE `sink_{view.name}` (
   `view` STRING,
   `entity_id` STRING,
   `window_start` BIGINT,
   `window_end` BIGINT,
   `values` ROW<{fields}>
-) WITH (
-  'connector' = 'kafka',
-  'topic' = {quote(view.topic)},
-  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
-  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
-  'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-{view.name}")},
-  'key.format' = 'raw',
-  'key.fields' = 'entity_id',
-  'value.format' = 'json',
-  'value.fields-include' = 'ALL'
-)"""
+) {options}"""
 
 
 def _feature_insert(view: FeatureView) -> str:
