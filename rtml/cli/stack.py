@@ -31,8 +31,15 @@ def up(only: Only = None) -> None:
 
 
 def down(only: Only = None) -> None:
-    """Stop the local stack gracefully (SIGTERM, then SIGKILL after RTML_STOP_TIMEOUT_S)."""
+    """Stop the local stack gracefully (SIGTERM, then SIGKILL after RTML_STOP_TIMEOUT_S); without
+    --only, the pipelines (`rtml jobs`) that run on it are stopped first."""
     stack = Stack(load_settings())
+    if not only:
+        from rtml.stack.pipelines import PIPELINES, Pipeline
+
+        for spec in reversed(PIPELINES.values()):
+            if Pipeline(stack.settings, spec).stop():
+                console.print(f"[green]✓[/] stopped job {spec.name}")
     for name, was_running in stack.down(_only(only)):
         console.print(f"{'[green]✓[/] stopped' if was_running else '  not running'} {name}")
 

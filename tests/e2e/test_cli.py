@@ -104,3 +104,63 @@ def test_port_in_use_is_reported(env: dict[str, str], tmp_path: Path) -> None:
     result = rtml(other, "up", "--only", "redis")
     assert result.returncode == 1
     assert f"port {env['RTML_REDIS_PORT']}" in result.stderr and "RTML_REDIS_PORT" in result.stderr
+
+
+def test_pipelines_carry_events_to_redis_and_delta(env: dict[str, str]) -> None:
+    """rtml jobs start: the Flink job and both materializers; generated events end up as feature rows
+    in Redis and as rows in Delta; rtml jobs stop ends them."""
+    import time
+
+    from feature_pipelines.offline.delta_store import DeltaOfflineStore
+    from feature_pipelines.online.registry import open_store
+    from rtml.settings import load_settings
+
+    rtml(env, "topics", "create")
+    started = rtml(env, "jobs", "start", timeout=300)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "features" in started.stdout and "online" in started.stdout and "offline" in started.stdout
+        # Two minutes of event time ending a minute ago: several 1-minute windows close at once.
+        start_ts = int(time.time() * 1000) - 180_000
+        produced = rtml(
+            env,
+            "produce",
+            "transactions",
+            "--count",
+            "600",
+            "--fast",
+            "--rate",
+            "5",
+            "--customers",
+            "50",
+            "--start-ts",
+            str(start_ts),
+        )
+        assert produced.returncode == 0, produced.stderr
+        settings = load_settings(
+            data_dir=env["RTML_DATA_DIR"],
+            redis_port=int(env["RTML_REDIS_PORT"]),
+            kafka_port=int(env["RTML_KAFKA_PORT"]),
+        )
+        store = open_store(settings.redis)
+        customers = [{"customer_id": f"cust-{i:06d}"} for i in range(50)]
+        deadline = time.monotonic() + 180
+        found: list[int | None] = []
+        while time.monotonic() < deadline:
+            found = store.get_online_features(features=["customer_txn_stats:count_24h"], entity_rows=customers)[
+                "count_24h"
+            ]
+            if any(found):
+                break
+            time.sleep(2)
+        assert any(found), "no feature row reached Redis"
+        assert all(c is None or c >= 1 for c in found)
+        offline = DeltaOfflineStore.from_settings(settings)
+        while time.monotonic() < deadline and not offline.exists("events/transactions"):
+            time.sleep(2)
+        assert offline.read("events/transactions").num_rows >= 1
+        status = rtml(env, "jobs", "status")
+        assert status.stdout.count("running") == 3, status.stdout
+    finally:
+        stopped = rtml(env, "jobs", "stop")
+    assert stopped.returncode == 0 and "stopped features" in stopped.stdout
