@@ -120,8 +120,9 @@ def test_pipelines_carry_events_to_redis_and_delta(env: dict[str, str]) -> None:
     try:
         assert started.returncode == 0, started.stderr
         assert "features" in started.stdout and "online" in started.stdout and "offline" in started.stdout
-        # Two minutes of event time ending a minute ago: several 1-minute windows close at once.
-        start_ts = int(time.time() * 1000) - 180_000
+        # Two minutes of event time from now on (sent at once): the watermark passes a minute boundary
+        # right away. Event time must not go back behind what earlier tests sent, or it is late.
+        start_ts = int(time.time() * 1000) + 1000
         produced = rtml(
             env,
             "produce",
