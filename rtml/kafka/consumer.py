@@ -66,6 +66,7 @@ class ValidatingConsumer:
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Received]:
         good: list[Received] = []
+        counts: dict[str, int] = {}
         for message in self.consumer.consume(max_records, timeout_s):
             error = message.error()
             if error is not None:
@@ -88,8 +89,10 @@ class ValidatingConsumer:
                 else:
                     self.invalid.append((message, exc))
                 continue
-            RECORDS_CONSUMED.labels(self.component, topic).inc()
+            counts[topic] = counts.get(topic, 0) + 1
             good.append(self._received(message, record))
+        for topic, n in counts.items():  # one metric update per topic and batch, not per record
+            RECORDS_CONSUMED.labels(self.component, topic).inc(n)
         return good
 
     @staticmethod
