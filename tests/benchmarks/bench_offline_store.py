@@ -15,10 +15,8 @@ import os
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -33,18 +31,11 @@ from rtml.kafka.clients import admin_client
 from rtml.kafka.producer import RecordProducer
 from rtml.settings import Settings
 from rtml.topics import create_topics, topic_specs
+from tests.support.records import received as Rec
 
 ROWS = int(os.environ.get("RTML_BENCH_OFFLINE_ROWS", "100000"))
 BATCH = 5000
 PARTITIONS = 6
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    record: Any
 
 
 @cache

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
 from feature_pipelines.offline.batch import BatchStats, app_id, by_topic, next_offsets, partitions_of, plan_table
 from feature_pipelines.offline.tables import layout_for
 from schemas.label import Label
+from tests.support.records import received as Rec
 
 TOPIC = "labels.transactions"
 LAYOUT = layout_for(TOPIC)
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    record: Any
-    key: bytes | None = None
 
 
 def rec(partition: int, offset: int, topic: str = TOPIC) -> Rec:

@@ -6,9 +6,7 @@ The Kafka loop itself is tested on a real broker (tests/integration/test_offline
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,16 +17,9 @@ from feature_pipelines.offline.materializer import default_topics
 from feature_pipelines.offline.tables import layout_for
 from rtml.settings import load_settings
 from schemas.label import Label
+from tests.support.records import received as Rec
 
 TOPIC = "labels.transactions"
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    record: Any
 
 
 def test_default_topics_follow_the_views_and_streams_of_the_settings(tmp_path: Path) -> None:

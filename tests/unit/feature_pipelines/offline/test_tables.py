@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,17 +15,9 @@ from feature_pipelines.repository import customer_txn_stats, merchant_txn_stats
 from schemas.feature_row import FeatureRow
 from schemas.label import Label
 from schemas.transaction import Transaction
+from tests.support.records import received as Rec
 
 MIDNIGHT = 1_700_006_400_000  # 2023-11-15T00:00:00Z
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    record: Any
-    key: bytes | None = None
 
 
 def txn(i: int, ts: int = MIDNIGHT) -> Transaction:
