@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from feature_pipelines.definitions import Aggregation, Entity, FeatureView, Source, Window
+from feature_pipelines.feature_service import FeatureService, RequestFeature
 from schemas.transaction import Transaction
 
 customer = Entity("customer", join_key="customer_id", description="A card holder")
@@ -47,6 +49,47 @@ merchant_txn_stats = FeatureView(
 )
 
 FEATURE_VIEWS: dict[str, FeatureView] = {v.name: v for v in (customer_txn_stats, merchant_txn_stats)}
+
+
+HOUR_MS = 3_600_000
+
+fraud_detection = FeatureService(
+    name="fraud",
+    views=(customer_txn_stats, merchant_txn_stats),
+    request=(
+        RequestFeature("amount", "CAST(amount AS DOUBLE)", lambda tx: float(tx.amount), "the payment's amount"),
+        RequestFeature(
+            "log_amount", "LN(1 + CAST(amount AS DOUBLE))", lambda tx: math.log1p(tx.amount), "ln(1 + amount)"
+        ),
+        RequestFeature(
+            "channel_online",
+            "CASE WHEN channel = 'online' THEN 1.0 ELSE 0.0 END",
+            lambda tx: 1.0 if tx.channel == "online" else 0.0,
+        ),
+        RequestFeature(
+            "channel_atm",
+            "CASE WHEN channel = 'atm' THEN 1.0 ELSE 0.0 END",
+            lambda tx: 1.0 if tx.channel == "atm" else 0.0,
+        ),
+        RequestFeature(
+            "hour_of_day",
+            f"CAST((ts // {HOUR_MS}) % 24 AS DOUBLE)",
+            lambda tx: float((tx.ts // HOUR_MS) % 24),
+            "UTC hour of the event",
+        ),
+    ),
+    label="fraud",
+    description="Inputs of the fraud model: the payment itself, the customer's and the merchant's recent activity",
+)
+
+FEATURE_SERVICES: dict[str, FeatureService] = {fraud_detection.name: fraud_detection}
+
+
+def get_service(name: str) -> FeatureService:
+    try:
+        return FEATURE_SERVICES[name]
+    except KeyError:
+        raise KeyError(f"no feature service (model) {name!r}; defined: {', '.join(FEATURE_SERVICES)}") from None
 
 
 def get_view(name: str) -> FeatureView:

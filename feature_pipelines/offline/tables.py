@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import msgspec
 import pyarrow as pa
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import FeatureView, Source
 from feature_pipelines.repository import get_view
 from schemas.errors import SchemaError
 from schemas.label import Label
@@ -96,6 +96,19 @@ def layout_for(topic: str) -> TableLayout:
     raise ValueError(
         f"no offline table for topic {topic!r}: archived are features.<view>, events.transactions, labels.*"
     )
+
+
+def view_layout(view: FeatureView) -> TableLayout:
+    """The offline table of ``view`` (any view object, declared in the repository or not)."""
+    return _feature_layout(view.topic, view)
+
+
+def source_layout(source: Source) -> TableLayout:
+    """The offline table of a source's raw events: ``events/<topic minus "events.">`` for the
+    project's event topics (``events/transactions``), else ``events/<source name>``."""
+    kind, _, name = source.topic.partition(".")
+    table = f"events/{name}" if kind == "events" and name else f"events/{source.name}"
+    return _struct_layout(source.topic, table, source.schema, source.event_time_field)
 
 
 def to_arrow(layout: TableLayout, records: Iterable[SourceRecord], *, ingested_at: int) -> Conversion:
