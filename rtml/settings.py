@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     models: list[str] = ["fraud"]
     topic_partitions: int = Field(default=6, ge=1, le=1000)
 
+    # Model registry (MLflow). None: SQLite under <data dir>/mlflow, artifacts beside it.
+    mlflow_tracking_uri: str | None = None
+
+    # Promotion gate (docs/decisions/0007): the challenger must reach the champion's ``gate_metric`` plus
+    # ``gate_min_margin`` on the newest ``gate_holdout_fraction`` of the training set, lose at most
+    # ``gate_max_secondary_drop`` of ``gate_secondary_metric``, and raise Brier by at most
+    # ``gate_max_brier_increase`` (None: unchecked).
+    gate_metric: str = Field(default="pr_auc", pattern="^(pr_auc|roc_auc)$")
+    gate_secondary_metric: str | None = Field(default="roc_auc", pattern="^(pr_auc|roc_auc)$")
+    gate_min_margin: float = Field(default=0.0, ge=-1.0, le=1.0)
+    gate_max_secondary_drop: float = Field(default=0.01, ge=0.0, le=1.0)
+    gate_max_brier_increase: float | None = Field(default=None, ge=0.0, le=1.0)
+    gate_allow_signature_change: bool = False
+    gate_holdout_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
+
     @field_validator("event_streams", "cdc_tables", "feature_views", "models")
     @classmethod
     def _topic_safe(cls, names: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
-from rtml.cli import features, jobs, stack, stream, topics
+from rtml.cli import features, jobs, models, stack, stream, topics, train
 
 app = typer.Typer(
     name="rtml",
@@ -29,18 +29,38 @@ app.command("demo")(stream.demo)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(features.features_app, name="features")
 app.add_typer(features.offline_app, name="offline")
+app.add_typer(models.app, name="models")
+app.command("train")(train.train)
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
+    from feature_pipelines.backfill import NoEventsError
+    from feature_pipelines.training_set import TrainingSetError
     from rtml.kafka.clients import KafkaUnavailable
     from rtml.kafka.dlq import DeadLetterError
     from rtml.kafka.producer import ProduceError
     from rtml.settings import SettingsError
     from rtml.stack.process import StackError
+    from training.holdout import HoldoutError
+    from training.pipeline import TrainingFailed
+    from training.publish import PublishError
+    from training.registry import RegistryError
 
-    return (SettingsError, StackError, KafkaUnavailable, ProduceError, DeadLetterError)
+    return (
+        SettingsError,
+        StackError,
+        KafkaUnavailable,
+        ProduceError,
+        DeadLetterError,
+        RegistryError,
+        HoldoutError,
+        PublishError,
+        NoEventsError,
+        TrainingSetError,
+        TrainingFailed,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,116 @@
+"""Holdout scoring with ONNX Runtime on a training-set Parquet file (a tiny logistic model built here)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from training.holdout import HoldoutError, OnnxScorer, evaluate_on_holdout, newest_slice, profile_training_set
+
+NAMES = ["amount_z", "txn_count_1h", "is_foreign"]
+TRUE_W = [1.5, 1.0, 2.0]
+
+
+def linear_onnx(path: Path, weights: Sequence[float], bias: float, names: Sequence[str]) -> Path:
+    """score = sigmoid(features @ w + b): ``features`` float32 [batch, F] -> ``score`` float32 [batch]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w")
+    b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
+    axes = numpy_helper.from_array(np.asarray([1], np.int64), "axes")
+    nodes = [
+        helper.make_node("MatMul", ["features", "w"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["p"]),
+        helper.make_node("Squeeze", ["p", "axes"], ["score"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "linear",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", len(names)])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
+        [w, b, axes],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    helper.set_model_props(model, {"rtml.feature_names": json.dumps(list(names))})
+    onnx.save(model, str(path))
+    return path
+
+
+def training_set(path: Path, rows: int = 600, seed: int = 0, names: Sequence[str] = NAMES) -> Path:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, len(names)))
+    logits = X @ np.asarray(TRUE_W[: len(names)]) - 2.0
+    y = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logits))).astype(np.int64)
+    columns = {"event_id": [f"e{i}" for i in range(rows)], "ts": np.arange(rows, dtype=np.int64) * 1000, "label": y}
+    columns.update({n: X[:, j] for j, n in enumerate(names)})
+    table = pa.table(columns).replace_schema_metadata({b"rtml.feature_names": json.dumps(list(names)).encode()})
+    pq.write_table(table, path)
+    return path
+
+
+def test_newest_slice_takes_the_last_fraction_by_time_and_keeps_ties() -> None:
+    ts = np.array([5, 1, 4, 2, 3, 6, 7, 8, 9, 10])
+    assert sorted(ts[newest_slice(ts, 0.2)].tolist()) == [9, 10]
+    tied = np.array([1, 1, 2, 2, 2, 2])
+    assert tied[newest_slice(tied, 0.3)].tolist() == [2, 2, 2, 2]
+
+
+def test_scorer_reads_feature_names_from_metadata(tmp_path: Path) -> None:
+    scorer = OnnxScorer(linear_onnx(tmp_path / "m.onnx", [1.0, 0.0, 0.0], 0.0, NAMES))
+    assert scorer.feature_names == NAMES
+    scores = scorer.score(np.array([[0.0, 5.0, 5.0], [100.0, 0.0, 0.0]], np.float32))
+    assert scores == pytest.approx([0.5, 1.0])
+
+
+def test_true_weights_beat_wrong_weights_on_the_holdout(tmp_path: Path) -> None:
+    data = training_set(tmp_path / "set.parquet")
+    good = evaluate_on_holdout(linear_onnx(tmp_path / "good.onnx", TRUE_W, -2.0, NAMES), data)
+    bad = evaluate_on_holdout(linear_onnx(tmp_path / "bad.onnx", [-1.0, 0.0, 0.5], 0.0, NAMES), data)
+    assert good.rows == 90 and 0 < good.positives < 90
+    assert good.metrics["pr_auc"] > bad.metrics["pr_auc"]
+    assert good.metrics["roc_auc"] > 0.8 > bad.metrics["roc_auc"]
+    assert good.metrics["brier"] < bad.metrics["brier"]
+
+
+def test_a_model_reads_its_columns_by_name(tmp_path: Path) -> None:
+    data = training_set(tmp_path / "set.parquet")
+    reordered = linear_onnx(tmp_path / "r.onnx", TRUE_W[::-1], -2.0, NAMES[::-1])
+    same = linear_onnx(tmp_path / "s.onnx", TRUE_W, -2.0, NAMES)
+    assert evaluate_on_holdout(reordered, data).metrics == pytest.approx(evaluate_on_holdout(same, data).metrics)
+
+
+def test_missing_features_are_reported_not_scored(tmp_path: Path) -> None:
+    data = training_set(tmp_path / "set.parquet", names=NAMES[:2])
+    result = evaluate_on_holdout(linear_onnx(tmp_path / "m.onnx", TRUE_W, -2.0, NAMES), data)
+    assert result.missing_features == ("is_foreign",) and result.metrics == {}
+
+
+def test_one_class_holdout_has_no_auc(tmp_path: Path) -> None:
+    path = tmp_path / "set.parquet"
+    pq.write_table(pa.table({"event_id": ["a", "b"], "ts": [1, 2], "label": [0, 0], "x": [0.1, 0.2]}), path)
+    result = evaluate_on_holdout(linear_onnx(tmp_path / "m.onnx", [1.0], 0.0, ["x"]), path, fraction=0.5)
+    assert set(result.metrics) == {"brier"} and result.rows == 1
+
+
+def test_profile_of_a_training_set(tmp_path: Path) -> None:
+    data = training_set(tmp_path / "set.parquet", rows=200)
+    profile = profile_training_set(linear_onnx(tmp_path / "m.onnx", TRUE_W, -2.0, NAMES), data)
+    assert profile.feature_names == NAMES and profile.rows == 200
+    assert sum(profile.score.proportions) == pytest.approx(1.0)
+
+
+def test_unreadable_inputs_raise_one_error(tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(HoldoutError, match="cannot load ONNX model"):
+        OnnxScorer(tmp_path / "junk.onnx")
+    with pytest.raises(HoldoutError, match="cannot read training set"):
+        evaluate_on_holdout(linear_onnx(tmp_path / "m.onnx", [1.0], 0.0, ["x"]), tmp_path / "nope.parquet")
