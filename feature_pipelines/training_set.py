@@ -155,7 +155,12 @@ def build_training_set(
                 "(rtml jobs start offline) or a backfill (rtml features backfill) first"
             )
         versions[name] = version
-    data = {key: store.dataset(name, version=versions[name]) for key, name in tables.items()}
+    # Read into memory with only the columns used: DuckDB over a lazy Delta dataset rescans it per
+    # reference (37 s against 1 s for 100k events here).
+    columns: dict[str, list[str] | None] = {"events": None, "labels": ["event_id", "label", "ts"]}
+    for view in service.views:
+        columns[view.name] = ["entity_id", "window_end", *view.feature_names, "_ingested_at"]
+    data = {key: store.read(name, columns[key], version=versions[name]) for key, name in tables.items()}
     table = compute_training_set(
         service,
         data["events"],
