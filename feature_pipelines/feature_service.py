@@ -37,7 +37,7 @@ class FeatureService:
     name: str
     views: tuple[FeatureView, ...]
     request: tuple[RequestFeature, ...] = ()
-    label: str = "fraud"  # labels.<label> holds the ground truth
+    label: str = "transactions"  # labels.<label> holds the ground truth
     description: str = ""
 
     def __post_init__(self) -> None:

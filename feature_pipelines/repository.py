@@ -78,7 +78,7 @@ fraud_detection = FeatureService(
             "UTC hour of the event",
         ),
     ),
-    label="fraud",
+    label="transactions",
     description="Inputs of the fraud model: the payment itself, the customer's and the merchant's recent activity",
 )
 

@@ -96,12 +96,50 @@ class Settings(BaseSettings):
     gate_allow_signature_change: bool = False
     gate_holdout_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
 
+    # Scorer (`rtml serve`, serving/). A micro-batch closes at ``scorer_batch_max_records`` records or
+    # ``scorer_batch_max_ms`` after the poll began, whichever comes first.
+    scorer_batch_max_records: int = Field(default=256, ge=1, le=100_000)
+    scorer_batch_max_ms: float = Field(default=10.0, ge=0.0, le=60_000.0)
+    scorer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Model runtime: ``onnxruntime`` (execution providers tried in order, CPU always last) or ``tensorrt``
+    # (native engine; needs the ``tensorrt`` package and a CUDA GPU).
+    scorer_runtime: str = Field(default="onnxruntime", pattern="^(onnxruntime|tensorrt)$")
+    scorer_providers: list[str] = ["tensorrt", "cuda", "cpu"]
+    scorer_onnx_threads: int = Field(default=1, ge=1, le=256)
+    scorer_metrics_port: Port = 9103
+    # Delivery: at-least-once (idempotent producer, offsets committed after the broker acked the batch)
+    # or exactly-once (Kafka transactions). ``scorer_instance_id`` makes the transactional id; it must be
+    # stable across restarts and unique among live scorers (default: the host name).
+    scorer_exactly_once: bool = False
+    scorer_instance_id: str | None = None
+    scorer_transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
+    scorer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # Challenger: scored beside the champion into predictions.<model>.shadow (``scorer_shadow_alias``),
+    # and/or serving ``scorer_canary_share`` of the entity keys (stable hash) on predictions.<model>.
+    scorer_shadow_alias: str | None = None
+    scorer_canary_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    scorer_canary_alias: str = "challenger"
+    # Topics; None: the service's source topic and predictions.<model>.
+    scorer_events_topic: str | None = None
+    scorer_predictions_topic: str | None = None
+    scorer_updates_topic: str = "models.updates"
+    scorer_group: str | None = None
+
     @field_validator("event_streams", "cdc_tables", "feature_views", "models")
     @classmethod
     def _topic_safe(cls, names: list[str]) -> list[str]:
         for name in names:
             if not name or not all(c.isalnum() or c in "._-" for c in name):
                 raise ValueError(f"{name!r} is not a valid topic name part (letters, digits, '.', '_', '-')")
+        return names
+
+    @field_validator("scorer_providers")
+    @classmethod
+    def _known_providers(cls, names: list[str]) -> list[str]:
+        known = ("tensorrt", "cuda", "cpu")
+        for name in names:
+            if name not in known:
+                raise ValueError(f"{name!r} is not an execution provider; use some of {', '.join(known)}")
         return names
 
     @classmethod

@@ -41,7 +41,7 @@ def seed_history(
     count: int,
     views: list[FeatureView],
     *,
-    label_name: str = "fraud",
+    label_name: str = "transactions",
     progress: Callable[[str], None] = lambda _: None,
 ) -> SeededHistory:
     """Generate ``count`` transactions (and their labels) into the store; backfill ``views``."""

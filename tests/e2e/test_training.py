@@ -83,7 +83,7 @@ def test_train_registers_a_champion_with_lineage(stack: tuple[Settings, dict[str
     versions = json.loads(champion.tags["delta_versions"])
     assert set(versions) == {
         "events/transactions",
-        "labels/fraud",
+        "labels/transactions",
         "features/customer_txn_stats",
         "features/merchant_txn_stats",
     }

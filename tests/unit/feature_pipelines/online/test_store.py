@@ -91,3 +91,24 @@ def test_bad_requests_say_what_is_wrong(store: InMemoryOnlineStore) -> None:
 
 def test_no_entity_rows_give_empty_columns(store: InMemoryOnlineStore) -> None:
     assert store.get_online_features(["customer_txn_stats:count_5m"], []) == {"customer_id": [], "count_5m": []}
+
+
+def test_get_many_reads_several_views_in_one_backend_call(
+    store: InMemoryOnlineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    read = store.get_values
+    monkeypatch.setattr(store, "get_values", lambda keys: calls.append(len(keys)) or read(keys))
+    customers, merchants, empty = store.get_many(
+        [(customer_txn_stats, ["c1", "nobody"]), ("merchant_txn_stats", ["m1"]), (merchant_txn_stats, [])]
+    )
+    assert calls == [3]
+    for got, view, ids in (
+        (customers, "customer_txn_stats", ["c1", "nobody"]),
+        (merchants, "merchant_txn_stats", ["m1"]),
+    ):
+        single = store.get(view, ids)
+        assert got.view == view and got.entity_ids == tuple(ids) and got.feature_names == single.feature_names
+        np.testing.assert_array_equal(got.values, single.values)
+        assert got.found.tolist() == single.found.tolist() and got.window_end.tolist() == single.window_end.tolist()
+    assert empty.values.shape == (0, 4) and store.get_many([]) == []
