@@ -127,6 +127,33 @@ def run_training(
     return outcome
 
 
+def check_artifact(run_dir: Path, model: str) -> None:
+    """``TrainingFailed`` unless the run's ONNX file is the one it trained (sha256 in ``run.json``),
+    loads, and takes the service's features in the service's order."""
+    from feature_pipelines.repository import get_service
+    from training.export import file_sha256, onnx_feature_names
+    from training.versions import RunOutput
+
+    try:
+        run = RunOutput.load(run_dir)
+    except Exception as exc:  # a missing or unreadable run.json/metrics.json
+        raise TrainingFailed(f"training run {run_dir} is incomplete: {exc}; nothing registered") from None
+    if run.recorded_sha256 is not None and file_sha256(run.model_path) != run.recorded_sha256:
+        raise TrainingFailed(
+            f"{run.model_path} changed after training (sha256 differs from run.json); nothing registered: retrain"
+        )
+    try:
+        names = onnx_feature_names(run.model_path)
+    except Exception as exc:
+        raise TrainingFailed(f"{run.model_path} is not a readable ONNX model ({exc}); nothing registered") from None
+    expected = list(get_service(model).feature_names)
+    if names != expected:
+        raise TrainingFailed(
+            f"{run.model_path} takes {len(names)} features, not the {len(expected)} of service {model!r} in "
+            "order; nothing registered: retrain"
+        )
+
+
 def _register_and_gate(
     settings: Settings, outcome: TrainOutcome, options: TrainOptions, progress: Callable[[str], None]
 ) -> None:
@@ -136,6 +163,7 @@ def _register_and_gate(
     from training.registry import ModelRegistry
 
     began = time.monotonic()
+    check_artifact(outcome.run_dir, outcome.model)
     registry = ModelRegistry.from_settings(settings)
     profile = profile_training_set(outcome.run_dir / "model.onnx", outcome.training_set)
     version = registry.register_run(outcome.model, outcome.run_dir, trigger=options.trigger, profile=profile)
