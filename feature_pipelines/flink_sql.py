@@ -16,6 +16,10 @@ from feature_pipelines.definitions import Aggregation, FeatureView, Source, Wind
 from feature_pipelines.sql_validation import column, extracted_fields, extraction, quote, validation_case
 
 COMPONENT = "flink-feature-job"
+# One JSON parse per record (stream_jobs/java/rtml/flink/JsonFields.java, built by scripts/setup into
+# <home>/lib/flink): the built-in JSON_VALUE parses the whole event for every field it reads.
+JSON_FIELDS = "RTML_JSON_FIELDS"
+JSON_FIELDS_DDL = f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {JSON_FIELDS} AS 'rtml.flink.JsonFields' LANGUAGE JAVA"
 
 _AGG_SQL = {
     "count": "COUNT(*)",
@@ -58,7 +62,7 @@ def _interval(window_ms: int) -> str:
 
 
 def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
-    ts = f"JSON_VALUE(CAST(`raw` AS STRING), '$.{source.event_time_field}')"
+    ts = f"{JSON_FIELDS}(`raw`)[{quote(source.event_time_field)}]"
     delay_ms = int(source.watermark_delay.total_seconds() * 1000)
     startup = (
         "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
@@ -97,7 +101,7 @@ SELECT *,
 FROM (
   SELECT `k`, `raw`, `partition`, `offset`, `event_ts`,
     {items}
-  FROM (SELECT *, CAST(`raw` AS STRING) AS `s` FROM `src_{_ident(source.name)}`)
+  FROM (SELECT *, {JSON_FIELDS}(`raw`) AS `m` FROM `src_{_ident(source.name)}`)
 )"""
 
 
@@ -234,7 +238,7 @@ def compile_feature_job(views: list[FeatureView], kafka: KafkaOptions) -> Featur
             raise ValueError(f"two different sources are named {source.name!r}")
         fields.append(view.entity.join_key)
         fields += [a.column for a in view.aggregations if a.column]
-    ddl: list[str] = []
+    ddl: list[str] = [JSON_FIELDS_DDL]
     inserts: list[str] = []
     for source, fields in sources.values():
         unique = list(dict.fromkeys(fields))

@@ -3,15 +3,17 @@
 The Flink job reads each event's raw value and must route what does not parse or validate to
 ``dlq.<topic>`` instead of dropping it. A Python UDF calling the schema's codec would be exact but
 runs an order of magnitude below the job's input rate, and checking every field with its own JSON
-function parses the document once per check (measured: ~4k events/s). So the job parses each field
-it reads once (``JSON_VALUE``) and checks the schema's rules for those fields on the extracted text:
+function parses the document once per check (measured: ~4k events/s). So the job parses each record
+once (``RTML_JSON_FIELDS``, a Java function giving the top-level fields as a map; Flink's own
+``JSON_VALUE`` parses the whole document for every field) and checks the schema's rules for the fields
+it reads on their text:
 required, integer/number syntax, numeric bounds, string lengths, literal sets, the type tag, and that
 the value is a JSON object. The rules come from the schema itself, so there is no hand-written copy
 to drift (docs/decisions/0005).
 
 Not checked here, because the job does not read them: fields no feature uses (every Python consumer
-still validates whole records with the codec). Flink's JSON path does not tell a JSON null from a
-missing key, so a null in a required field reports rule ``required`` where the codec says ``type``.
+still validates whole records with the codec). A JSON null is left out of the map like a missing key,
+so a null in a required field reports rule ``required`` where the codec says ``type``.
 """
 
 from __future__ import annotations
@@ -93,14 +95,16 @@ def extracted_fields(schema: type[msgspec.Struct], names: Iterable[str]) -> list
     return out
 
 
-def extraction(schema: type[msgspec.Struct], names: Iterable[str], s: str = "s") -> list[str]:
-    """SELECT items: one JSON parse per field, plus the object check and the type tag."""
+def extraction(schema: type[msgspec.Struct], names: Iterable[str], m: str = "`m`") -> list[str]:
+    """SELECT items over ``m``, the record's top-level fields as a ``MAP<STRING, STRING>`` from one parse
+    (``RTML_JSON_FIELDS``, NULL when the value is not one JSON object): the object check, the type tag,
+    and each field's text."""
     info = mi.type_info(schema)
     assert isinstance(info, mi.StructType)
-    items = [f"{s} IS JSON OBJECT AS `is_object`"]
+    items = [f"{m} IS NOT NULL AS `is_object`"]
     if info.tag_field is not None:
-        items.append(f"JSON_VALUE({s}, '$.{info.tag_field}') AS `tag`")
-    items += [f"JSON_VALUE({s}, '$.{name}') AS {column(name)}" for name in dict.fromkeys(names)]
+        items.append(f"{m}[{quote(info.tag_field)}] AS `tag`")
+    items += [f"{m}[{quote(name)}] AS {column(name)}" for name in dict.fromkeys(names)]
     return items
 
 
