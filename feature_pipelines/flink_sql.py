@@ -19,7 +19,9 @@ COMPONENT = "flink-feature-job"
 # One JSON parse per record (stream_jobs/java/rtml/flink/JsonFields.java, built by scripts/setup into
 # <home>/lib/flink): the built-in JSON_VALUE parses the whole event for every field it reads.
 JSON_FIELDS = "RTML_JSON_FIELDS"
-JSON_FIELDS_DDL = f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {JSON_FIELDS} AS 'rtml.flink.JsonFields' LANGUAGE JAVA"
+JSON_FIELDS_DDL = (
+    f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {JSON_FIELDS} AS 'rtml.flink.JsonFields' LANGUAGE JAVA"
+)
 
 _AGG_SQL = {
     "count": "COUNT(*)",
