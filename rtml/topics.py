@@ -54,6 +54,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         )
     for model in settings.models:
         specs.append(TopicSpec(f"predictions.{model}", p, {**_retention(3), **max_bytes}, "scores, key event id"))
+        specs.append(
+            TopicSpec(
+                f"predictions.{model}.shadow", p, {**_retention(3), **max_bytes}, "challenger scores, key event id"
+            )
+        )
     specs.append(TopicSpec("monitoring.drift", 1, {**_retention(30), **max_bytes}, "drift events, key model"))
     specs.append(
         TopicSpec("models.updates", 1, {"cleanup.policy": "compact", **max_bytes}, "registry changes, key model")

@@ -1,24 +1,25 @@
 """Micro-batches: when one closes, and what it holds once its records are decoded.
 
 A batch closes at ``max_records`` records or ``max_wait_ms`` after the poll began, whichever comes
-first (one ``Consumer.consume(max_records, max_wait_ms / 1000)`` call does exactly that, and keeps
-rebalances between batches). ``split_batch`` turns the polled messages into decoded events, the
-records that failed validation (for the dead-letter topic) and the offset to commit per partition.
-Pure: messages are anything with the ``Message`` accessors, decoding is a function.
+first: one ``Consumer.consume(max_records, max_wait_s)`` call does exactly that, and a rebalance can
+then only happen between batches, never inside one. ``split_batch`` turns the polled messages into
+decoded events, records that failed validation (for the dead-letter topic), and per partition the
+offset to commit (after the last record) and the one to rewind to (the first). Pure: messages are
+anything with the ``confluent_kafka.Message`` accessors, decoding is a function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from schemas.errors import SchemaError
 
+Partition = tuple[str, int]  # (topic, partition)
+
 
 class MessageLike(Protocol):
-    """What a batch reads of a Kafka message (``confluent_kafka.Message`` has these)."""
-
     def topic(self) -> str | None: ...
     def partition(self) -> int | None: ...
     def offset(self) -> int | None: ...
@@ -45,10 +46,11 @@ class BatchPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A decoded record and where it came from; ``timestamp_ms`` is the Kafka message timestamp."""
+    """A decoded record, its original bytes, and where it came from (``timestamp_ms``: the message's)."""
 
     record: Any
     key: bytes | None
+    value: bytes | None
     topic: str
     partition: int
     offset: int
@@ -57,79 +59,51 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A record that cannot be scored, with the reason (it goes to ``dlq.<topic>``)."""
+    """A record that cannot be scored, with the reason: it goes to ``dlq.<topic>`` as it came."""
 
-    message: MessageLike
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
     error: BaseException
+
+    @classmethod
+    def of(cls, event: Event, error: BaseException) -> Rejected:
+        return cls(event.key, event.value, event.topic, event.partition, event.offset, error)
 
 
 @dataclass
 class MicroBatch:
     events: list[Event] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> offset
-    first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # where to rewind to
+    next_offsets: dict[Partition, int] = field(default_factory=dict)  # commit these after the batch
+    first_offsets: dict[Partition, int] = field(default_factory=dict)  # rewind here if it is aborted
 
     def __len__(self) -> int:
         return len(self.events) + len(self.rejected)
 
-    def rejected_at(self, indices: Iterable[int], errors: Iterable[BaseException]) -> None:
-        """Move ``events[i]`` to ``rejected`` (failed after decoding: a request feature, a NaN score)."""
-        drop = dict(zip(indices, errors, strict=True))
-        if not drop:
+    def reject(self, errors: Mapping[int, BaseException]) -> None:
+        """Move ``events[i]`` to ``rejected`` for each ``i`` in ``errors`` (failed after decoding)."""
+        if not errors:
             return
-        kept = []
-        for i, event in enumerate(self.events):
-            if i in drop:
-                self.rejected.append(Rejected(_Replayed(event, self._value_of(event)), drop[i]))
-            else:
-                kept.append(event)
-        self.events = kept
-
-    value_of: Callable[[Event], bytes] | None = None
-
-    def _value_of(self, event: Event) -> bytes:
-        return self.value_of(event) if self.value_of is not None else b""
+        self.rejected.extend(Rejected.of(self.events[i], error) for i, error in errors.items())
+        self.events = [event for i, event in enumerate(self.events) if i not in errors]
 
 
 def split_batch(messages: Iterable[MessageLike], decode: Callable[[bytes | None], Any]) -> MicroBatch:
-    """Decode ``messages`` (in poll order): ``decode`` raises only ``SchemaError`` for a bad record."""
+    """Decode ``messages`` in poll order; ``decode`` raises only ``SchemaError`` for a bad record."""
     batch = MicroBatch()
     for message in messages:
         topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
         where = (topic, partition)
         batch.first_offsets.setdefault(where, offset)
         batch.next_offsets[where] = offset + 1
+        value = message.value()
         try:
-            record = decode(message.value())
+            record = decode(value)
         except SchemaError as exc:
-            batch.rejected.append(Rejected(message, exc))
+            batch.rejected.append(Rejected(message.key(), value, topic, partition, offset, exc))
             continue
-        batch.events.append(Event(record, message.key(), topic, partition, offset, message.timestamp()[1]))
+        batch.events.append(Event(record, message.key(), value, topic, partition, offset, message.timestamp()[1]))
     return batch
-
-
-class _Replayed:
-    """An event in the shape of a message again, for the dead-letter topic (its original bytes)."""
-
-    def __init__(self, event: Event, value: bytes) -> None:
-        self._event = event
-        self._value = value
-
-    def topic(self) -> str:
-        return self._event.topic
-
-    def partition(self) -> int:
-        return self._event.partition
-
-    def offset(self) -> int:
-        return self._event.offset
-
-    def key(self) -> bytes | None:
-        return self._event.key
-
-    def value(self) -> bytes:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._event.timestamp_ms)

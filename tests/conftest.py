@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 TESTS = Path(__file__).parent
+
+# Two cores run the broker, Redis, Flink and the tests: a per-example deadline only measures that load.
+settings.register_profile("rtml", deadline=None)
+settings.load_profile("rtml")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

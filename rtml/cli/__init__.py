@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
-from rtml.cli import features, jobs, models, stack, stream, topics, train
+from rtml.cli import features, jobs, models, serve, stack, stream, topics, train
 
 app = typer.Typer(
     name="rtml",
@@ -31,6 +31,7 @@ app.add_typer(features.features_app, name="features")
 app.add_typer(features.offline_app, name="offline")
 app.add_typer(models.app, name="models")
 app.command("train")(train.train)
+app.command("serve")(serve.serve)
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -43,6 +44,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from rtml.kafka.producer import ProduceError
     from rtml.settings import SettingsError
     from rtml.stack.process import StackError
+    from serving.__main__ import expected_errors as scorer_errors
     from training.holdout import HoldoutError
     from training.pipeline import TrainingFailed
     from training.publish import PublishError
@@ -60,6 +62,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         NoEventsError,
         TrainingSetError,
         TrainingFailed,
+        *scorer_errors(),
     )
 
 

@@ -1,0 +1,131 @@
+"""The feature matrix of a micro-batch: request features from each event, view features from the online
+store, in the service's ``feature_names`` order (the order the model was trained and exported with).
+
+Parity with the training set (``feature_pipelines.training_set``): a view's row counts only when its
+``window_end`` is within the view's TTL of the event's time; a missing or expired row gives the
+service's defaults (0 for counts, sums and distinct counts, NaN for the rest, which the model imputes),
+and so does a null count in a row that exists. Such an event is scored, never dropped, and its
+prediction names the views that were missing. The online store holds only each entity's newest row,
+so a row newer than the event (a replay, a lagging scorer) is used as it is.
+
+Pure: records in, arrays out. ``lookups`` says what to read (unique entity ids per view, for one
+multi-view read); ``assemble`` builds the matrix from what was read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from feature_pipelines.definitions import FeatureView
+from feature_pipelines.feature_service import FeatureService
+from feature_pipelines.online.store import OnlineFeatures
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureMatrix:
+    """``values`` float64 ``(n, F)`` in ``feature_names`` order (NaN: missing, imputed by the model);
+    ``missing`` bool ``(n, n_views)``; ``failed`` maps event index -> why its request features failed."""
+
+    feature_names: tuple[str, ...]
+    view_names: tuple[str, ...]
+    values: np.ndarray
+    missing: np.ndarray
+    failed: dict[int, BaseException]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def model_input(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """float32 ``(n, F)``, C-contiguous: what an ONNX model with input ``features`` takes."""
+        values = self.values if rows is None else self.values[rows]
+        return np.ascontiguousarray(values, dtype=np.float32)
+
+    def features(self, i: int) -> dict[str, float | None]:
+        """Row ``i`` as the prediction's ``features`` (None for NaN: JSON has no NaN)."""
+        return dict(zip(self.feature_names, self._rows[i], strict=True))
+
+    def missing_views(self, i: int) -> list[str]:
+        """The views whose defaults row ``i`` was scored with."""
+        return list(self._missing_names[self._missing_code[i]])
+
+    @functools.cached_property
+    def _rows(self) -> list[list[float | None]]:  # once per batch: NaN -> None in C, not per value in Python
+        rows = self.values.astype(object)
+        rows[np.isnan(self.values)] = None
+        return list(rows.tolist())
+
+    @functools.cached_property
+    def _missing_code(self) -> list[int]:
+        return list((self.missing @ (1 << np.arange(self.missing.shape[1]))).tolist())
+
+    @functools.cached_property
+    def _missing_names(self) -> dict[int, tuple[str, ...]]:
+        return {
+            code: tuple(name for v, name in enumerate(self.view_names) if code >> v & 1)
+            for code in set(self._missing_code)
+        }
+
+
+class FeatureAssembler:
+    def __init__(self, service: FeatureService) -> None:
+        self.service = service
+        self.feature_names = service.feature_names
+        self.views: tuple[FeatureView, ...] = service.views
+        self.view_names = tuple(v.name for v in self.views)
+        self._join_keys = [v.entity.join_key for v in self.views]
+        self._time_field = self.views[0].source.event_time_field if self.views else "ts"
+        self._ttl_ms = [int(v.ttl.total_seconds() * 1000) for v in self.views]
+        self._zero = [np.array([f.aggregation.zero_when_empty for f in v.features]) for v in self.views]
+        n_request = len(service.request)
+        bounds = np.cumsum([n_request, *(len(v.feature_names) for v in self.views)])
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def entity_ids(self, records: Sequence[Any], view_index: int) -> list[str]:
+        key = self._join_keys[view_index]
+        return [str(getattr(r, key)) for r in records]
+
+    def lookups(self, records: Sequence[Any]) -> list[tuple[FeatureView, list[str]]]:
+        """Per view, the distinct entity ids of ``records`` (first-seen order): one read for the batch."""
+        return [(view, list(dict.fromkeys(self.entity_ids(records, i)))) for i, view in enumerate(self.views)]
+
+    def assemble(self, records: Sequence[Any], rows: Sequence[OnlineFeatures]) -> FeatureMatrix:
+        """The matrix for ``records`` from ``rows`` (one ``OnlineFeatures`` per view, as ``lookups`` asked)."""
+        if len(rows) != len(self.views):
+            raise ValueError(f"{len(rows)} lookups for {len(self.views)} views of service {self.service.name}")
+        n = len(records)
+        values = np.full((n, len(self.feature_names)), np.nan)
+        failed: dict[int, BaseException] = {}
+        request = self.service.request
+        if request:
+            block = values[:, : len(request)]
+            for i, record in enumerate(records):
+                try:
+                    block[i] = [feature.python(record) for feature in request]
+                except Exception as exc:  # one bad record must not stop the batch: it is dead-lettered
+                    failed[i] = exc
+        missing = np.zeros((n, len(self.views)), dtype=bool)
+        ts = np.fromiter((getattr(r, self._time_field) for r in records), dtype=np.int64, count=n)
+        for v, found in enumerate(rows):
+            index = {entity: k for k, entity in enumerate(found.entity_ids)}
+            at = np.fromiter((index[e] for e in self.entity_ids(records, v)), dtype=np.intp, count=n)
+            fresh = found.found[at] & (ts - found.window_end[at] <= self._ttl_ms[v])
+            block = found.values[at]
+            block[~fresh] = np.nan
+            zero = self._zero[v]
+            block[:, zero] = np.nan_to_num(block[:, zero], nan=0.0)
+            values[:, self._slices[v]] = block
+            missing[:, v] = ~fresh
+        return FeatureMatrix(self.feature_names, self.view_names, values, missing, failed)
+
+    def defaults_matrix(self, n: int) -> np.ndarray:
+        """float32 ``(n, F)`` of an event with every view missing (request features 0): for warm-ups."""
+        values = np.zeros((n, len(self.feature_names)), dtype=np.float32)
+        for v, zero in enumerate(self._zero):
+            block = values[:, self._slices[v]]
+            block[:, ~zero] = np.nan
+        return values

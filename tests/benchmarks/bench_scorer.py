@@ -1,0 +1,354 @@
+"""The scorer against the ceiling of its own plumbing, on the local broker and Redis.
+
+- Throughput at saturation: a backlog of transactions (6 partitions) read by ``python -m serving``
+  (at-least-once, then exactly-once), against a bare consume -> produce pipe with the same delivery
+  protocol (batch of 256, flush, then an asynchronous offset commit) and no scoring: the ratio is what scoring costs.
+- End-to-end latency, from the event's ``ts`` (stamped at produce) to a subscriber reading its
+  prediction, with events paced at 1k and 5k events/s; beside it the means of the scorer's own
+  histograms (``ml_prediction_latency``: consume -> produce; end-to-end: message timestamp -> acknowledged).
+- The pieces: one multi-view Redis read for 256 events (256 customers + 256 merchants), and ONNX Runtime
+  (CPU, 1 thread) on the exported MLP (hidden 64, 32) at batch 1 and 256.
+
+The scorer runs as its own process beside the broker, Redis and this process: on a small machine the
+figures share the cores (the header says how many). Prints figures; never asserts on timing.
+Run: scripts/bench -k scorer (``RTML_BENCH_SCORER_EVENTS`` sets the backlog size).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from feature_pipelines.online.redis_store import RedisOnlineStore
+from feature_pipelines.repository import customer_txn_stats, get_service, merchant_txn_stats
+from rtml.kafka.clients import admin_client, consumer_config, producer_config
+from rtml.settings import Settings
+from rtml.stack.ports import free_port
+from rtml.topics import create_topics, topic_specs
+from schemas.feature_row import FeatureRow
+from schemas.transaction import Transaction
+from serving.assembly import FeatureAssembler
+from serving.runtime import OnnxRuntimeModel
+from tests.support.services import isolated_settings, running_stack, settings_env
+
+SERVICE = get_service("fraud")
+EVENTS = int(os.environ.get("RTML_BENCH_SCORER_EVENTS", "40000"))
+CUSTOMERS, MERCHANTS = 5_000, 500
+ROOT = Path(__file__).resolve().parents[2]
+BATCH = 256
+NODELAY = {"socket.nagle.disable": True}  # the event source and the subscriber, as the scorer does
+FETCH_WAIT_MS = 10  # the subscriber's fetch.wait.max.ms, as the scorer's default
+
+
+@pytest.fixture(scope="module")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    settings = isolated_settings(tmp_path_factory.mktemp("bench-scorer"))
+    with running_stack(settings, ["kafka", "redis"]):
+        create_topics(admin_client(settings), topic_specs(settings))  # models.updates, which the scorer reads
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's MLP (hidden 64, 32) exported with the parity check, as training would."""
+    import torch
+
+    from training.export import export_onnx
+    from training.model import FraudMLP
+
+    torch.manual_seed(0)
+    n = len(SERVICE.feature_names)
+    rows = np.random.default_rng(0).normal(size=(64, n)).astype(np.float32)
+    path = tmp_path_factory.mktemp("bench-model") / "model.onnx"
+    export_onnx(FraudMLP(n, (64, 32)).fit_standardization(rows), path, SERVICE.feature_names, rows)
+    return path
+
+
+def topic(settings: Settings, prefix: str, partitions: int = 6) -> str:
+    name = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    admin = admin_client(settings)
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(timeout=30)
+    while name not in admin.list_topics(timeout=10).topics:
+        time.sleep(0.1)
+    return name
+
+
+def tx(i: int, ts: int | None = None) -> Transaction:
+    return Transaction(
+        event_id=f"b{i:08d}",
+        ts=ts if ts is not None else int(time.time() * 1000),
+        customer_id=f"c{i * 7919 % CUSTOMERS:05d}",
+        merchant_id=f"m{i % MERCHANTS:04d}",
+        merchant_category="grocery",
+        amount=5.0 + i % 300,
+        currency="EUR",
+        country="DE",
+        device_id="d1",
+        channel="online" if i % 3 else "pos",
+    )
+
+
+def seed_features(settings: Settings) -> None:
+    now = int(time.time() * 1000)
+    end = now - now % 60_000
+    store = RedisOnlineStore(settings.redis)
+    rng = np.random.default_rng(1)
+    for view, prefix, n in ((customer_txn_stats, "c", CUSTOMERS), (merchant_txn_stats, "m", MERCHANTS)):
+        width = 5 if prefix == "c" else 4
+        names = view.feature_names
+        rows = [
+            FeatureRow(view.name, f"{prefix}{i:0{width}d}", end - 60_000, end, dict(zip(names, values, strict=True)))
+            for i, values in enumerate(rng.uniform(0, 50, (n, len(names))).tolist())
+        ]
+        store.write(view, rows)
+    store.close()
+
+
+def backlog(settings: Settings, name: str, n: int) -> None:
+    producer = Producer(producer_config(settings, **{"linger.ms": 20}))
+    encode = msgspec.json.Encoder().encode
+    for i in range(n):
+        event = tx(i)
+        while True:
+            try:
+                producer.produce(name, encode(event), event.customer_id)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+
+
+class Subscriber(threading.Thread):
+    """Reads a predictions topic; records when each prediction arrived and its end-to-end latency."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        super().__init__(daemon=True)
+        overrides = {**NODELAY, "fetch.wait.max.ms": FETCH_WAIT_MS}
+        self.consumer = Consumer(consumer_config(settings, f"bench-sub-{uuid.uuid4().hex[:6]}", **overrides))
+        self.consumer.subscribe([name])
+        self.arrivals: list[float] = []
+        self.latencies_ms: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        decoder = msgspec.json.Decoder()
+        while not self.done.is_set():
+            first = self.consumer.poll(0.1)  # returns on the first message: no batching delay in the reading
+            if first is None:
+                continue
+            now = time.time()
+            batch = [m for m in [first, *self.consumer.consume(5000, 0)] if m.error() is None]
+            for message in batch:
+                self.latencies_ms.append(now * 1000 - decoder.decode(message.value())["ts"])
+            self.arrivals.extend([now] * len(batch))
+        self.consumer.close()
+
+    def wait(self, n: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while len(self.arrivals) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.arrivals) >= n
+
+
+def start_scorer(
+    settings: Settings, model: Path, events: str, predictions: str, *extra: str, metrics_port: int = 0
+) -> subprocess.Popen[bytes]:
+    env = {
+        **settings_env(settings),
+        "RTML_SCORER_EVENTS_TOPIC": events,
+        "RTML_SCORER_PREDICTIONS_TOPIC": predictions,
+        "RTML_SCORER_UPDATES_TOPIC": "models.updates",
+        "RTML_SCORER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",  # each run reads the topic from the start
+        "RTML_SCORER_BATCH_MAX_RECORDS": str(BATCH),
+        "RTML_SCORER_BATCH_MAX_MS": "5",
+        "RTML_SCORER_PROVIDERS": '["cpu"]',
+    }
+    command = [sys.executable, "-m", "serving", "--model-file", str(model), "--metrics-port", str(metrics_port)]
+    command += extra
+    log = settings.state_dir / "logs" / f"scorer-{events}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def log_tail(settings: Settings, events: str) -> str:
+    return (settings.state_dir / "logs" / f"scorer-{events}.log").read_text()[-2000:]
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def raw_pipe_rate(settings: Settings, source: str, sink: str, n: int) -> float:
+    """Consume -> produce the same bytes with the at-least-once protocol, no scoring: records/s."""
+    consumer = Consumer(consumer_config(settings, f"bench-raw-{uuid.uuid4().hex[:6]}"))
+    consumer.subscribe([source])
+    producer = Producer(producer_config(settings))
+    seen, started = 0, None
+    while seen < n:
+        batch = [m for m in consumer.consume(BATCH, 0.005) if m.error() is None]
+        if not batch:
+            continue
+        started = started or time.perf_counter()
+        for message in batch:
+            producer.produce(sink, message.value(), message.key())
+        producer.flush(30)
+        consumer.commit(offsets=[TopicPartition(m.topic(), m.partition(), m.offset() + 1) for m in batch])
+        seen += len(batch)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return n / elapsed
+
+
+def scorer_rate(settings: Settings, model: Path, source: str, n: int, *extra: str) -> float:
+    sink = topic(settings, "predictions.fraud.bench")
+    subscriber = Subscriber(settings, sink)
+    subscriber.start()
+    process = start_scorer(settings, model, source, sink, *extra)
+    try:
+        assert subscriber.wait(1, 120), log_tail(settings, source)
+        assert subscriber.wait(n, 600), f"{len(subscriber.arrivals)} of {n} predictions"
+    finally:
+        stop(process)
+        subscriber.done.set()
+    first, last = subscriber.arrivals[0], subscriber.arrivals[n - 1]
+    return (n - sum(1 for a in subscriber.arrivals[:n] if a == first)) / (last - first)
+
+
+def scorer_means_ms(port: int) -> tuple[float, float]:
+    """Means of the scorer's own histograms: consume -> produce, and event -> prediction acknowledged."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    samples = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(("ml_prediction_latency_", "rtml_scorer_end_to_end_latency_seconds_"))
+        and ("_sum{" in line or "_count{" in line)
+    }
+
+    def mean(name: str) -> float:
+        return samples[f"{name}_sum"] / max(1.0, samples[f"{name}_count"]) * 1000
+
+    return mean("ml_prediction_latency"), mean("rtml_scorer_end_to_end_latency_seconds")
+
+
+def paced_latency(
+    settings: Settings, model: Path | None, rate: int, seconds: float, *extra: str
+) -> tuple[float, float, int, tuple[float, float] | None]:
+    """Latency from the event's ts to the subscriber, events paced at ``rate``; ``model`` None: the
+    subscriber reads the events topic itself (one Kafka hop, the floor under two hops through a scorer)."""
+    source = topic(settings, "bench.events.transactions")
+    sink = topic(settings, "predictions.fraud.bench") if model is not None else source
+    subscriber = Subscriber(settings, sink)
+    subscriber.start()
+    port = free_port()
+    process = start_scorer(settings, model, source, sink, *extra, metrics_port=port) if model is not None else None
+    producer = Producer(producer_config(settings, **{"linger.ms": 1}, **NODELAY))
+    encode = msgspec.json.Encoder().encode
+    internal = None
+    try:
+        producer.produce(source, encode(tx(0)), b"warm")
+        producer.flush(10)
+        assert subscriber.wait(1, 120), log_tail(settings, source) if process else "no event read"
+        skip = len(subscriber.latencies_ms)
+        n, step = int(rate * seconds), 0.005
+        per_step, started = max(1, int(rate * step)), time.perf_counter()
+        for i in range(1, n + 1):
+            event = tx(i)
+            producer.produce(source, encode(event), event.customer_id)
+            if i % per_step == 0:
+                producer.poll(0)
+                lag = started + i / rate - time.perf_counter()
+                if lag > 0:
+                    time.sleep(lag)
+        producer.flush(30)
+        subscriber.wait(n + skip, 60)
+        if process is not None:
+            internal = scorer_means_ms(port)
+    finally:
+        if process is not None:
+            stop(process)
+        subscriber.done.set()
+    values = sorted(subscriber.latencies_ms[skip:])
+    return values[len(values) // 2], values[int(len(values) * 0.99)], len(values), internal
+
+
+def percentiles_ms(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
+
+
+@pytest.mark.benchmark
+def test_scorer_throughput_latency_and_parts(stack_settings: Settings, model_path: Path) -> None:
+    settings = stack_settings
+    seed_features(settings)
+    print(
+        f"\nscorer benchmark: {os.cpu_count()} cores (broker, Redis, scorer and this process share them), "
+        f"load {os.getloadavg()[0]:.1f}; batches of {BATCH}, 5 ms; MLP 64-32 over {len(SERVICE.feature_names)} "
+        f"features; subscriber fetch.wait.max.ms {FETCH_WAIT_MS}"
+    )
+
+    # The pieces.
+    store = RedisOnlineStore(settings.redis)
+    assembler = FeatureAssembler(SERVICE)
+    rng = np.random.default_rng(2)
+    lookups = []
+    for _ in range(1000):
+        requests = [
+            (customer_txn_stats, [f"c{k:05d}" for k in rng.integers(0, CUSTOMERS, 256)]),
+            (merchant_txn_stats, [f"m{k:04d}" for k in rng.integers(0, MERCHANTS, 256)]),
+        ]
+        started = time.perf_counter()
+        store.get_many(requests)
+        lookups.append(time.perf_counter() - started)
+    store.close()
+    p50, p99 = percentiles_ms(lookups[50:])
+    print(f"  Redis lookup, 256 events (256 customers + 256 merchants, one MGET): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+    model = OnnxRuntimeModel(model_path, threads=1)
+    for size in (1, 256):
+        x = assembler.defaults_matrix(size) + rng.normal(size=(size, len(SERVICE.feature_names))).astype(np.float32)
+        times = []
+        for _ in range(2000 if size == 1 else 500):
+            started = time.perf_counter()
+            model.predict(x)
+            times.append(time.perf_counter() - started)
+        p50, p99 = percentiles_ms(times[20:])
+        print(f"  ONNX Runtime CPU (1 thread), batch {size:>3}: p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+
+    # Throughput at saturation.
+    source = topic(settings, "bench.events.transactions")
+    backlog(settings, source, EVENTS)
+    raw = raw_pipe_rate(settings, source, topic(settings, "bench.raw"), EVENTS)
+    print(f"  consume -> produce pipe (no scoring; flush, async commit):     {raw:>9,.0f} records/s")
+    for label, extra in (("at-least-once", ()), ("exactly-once", ("--exactly-once", "--instance", "bench"))):
+        rate = scorer_rate(settings, model_path, source, EVENTS, *extra)
+        print(f"  scorer, {label:<14} at saturation:{'':<22}{rate:>9,.0f} events/s  ({rate / raw:.0%} of the pipe)")
+
+    # End-to-end latency at a steady rate.
+    p50, p99, n, _ = paced_latency(settings, None, 1000, 5.0)
+    print(f"  one Kafka hop at 1,000/s (producer -> subscriber, no scorer): p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+    for rate in (1000, 5000):
+        for label, extra in (("at-least-once", ()), ("exactly-once", ("--exactly-once", "--instance", "bench"))):
+            p50, p99, n, internal = paced_latency(settings, model_path, rate, 10.0, *extra)
+            consume_produce, event_acked = internal or (0.0, 0.0)
+            print(
+                f"  e2e at {rate:>5,}/s, {label:<14}: p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  ({n:,} events; scorer's "
+                f"means: consume->produce {consume_produce:.1f} ms, event->prediction acked {event_acked:.1f} ms)"
+            )
