@@ -17,12 +17,18 @@ app = typer.Typer(
 )
 console = Console(highlight=False)
 
-Names = Annotated[list[str] | None, typer.Argument(help=f"Any of: {', '.join(PIPELINES)} (default: all).")]
+Names = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help=f"Any of: {', '.join(PIPELINES)} (default: {', '.join(n for n, p in PIPELINES.items() if p.default)})."
+    ),
+]
 
 
-def _select(names: list[str] | None) -> list[Pipeline]:
+def _select(names: list[str] | None, *, every: bool = False) -> list[Pipeline]:
+    """The named pipelines; none named: the default ones (``every``: all, the opt-in scorer too)."""
     settings = load_settings()
-    chosen = names or list(PIPELINES)
+    chosen = names or [name for name, spec in PIPELINES.items() if every or spec.default]
     unknown = [n for n in chosen if n not in PIPELINES]
     if unknown:
         raise StackError(f"unknown job(s) {', '.join(unknown)}; choose from {', '.join(PIPELINES)}")
@@ -45,7 +51,7 @@ def start(names: Names = None) -> None:
 @app.command("stop")
 def stop(names: Names = None) -> None:
     """Stop pipelines (the feature job resumes from its last checkpoint when started again)."""
-    for p in reversed(_select(names)):
+    for p in reversed(_select(names, every=True)):
         console.print(f"{'[green]✓[/] stopped' if p.stop() else '  not running'} {p.spec.name}")
 
 
@@ -54,10 +60,10 @@ def status() -> None:
     """Each pipeline: pid and health (Flink REST for the feature job, /metrics for materializers)."""
     table = Table("job", "state", "pid", "detail", "log")
     all_ok = True
-    for p in _select(None):
+    for p in _select(None, every=True):
         pid = p.process.pid()
         ok = pid is not None and p.ready()
-        all_ok &= ok
+        all_ok &= ok or (pid is None and not p.spec.default)  # an opt-in job that was never started is fine
         state = "[green]running[/]" if ok else ("[yellow]starting/unhealthy[/]" if pid else "[red]stopped[/]")
         table.add_row(
             p.spec.name, state, str(pid or "-"), p.describe() if pid else p.spec.description, str(p.process.log_file)

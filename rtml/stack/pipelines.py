@@ -21,12 +21,15 @@ class PipelineSpec:
     name: str
     module: str
     description: str
+    default: bool = True  # started by `rtml jobs start` without names
 
 
 PIPELINES: dict[str, PipelineSpec] = {
     "features": PipelineSpec("features", "stream_jobs.feature_job", "Flink SQL feature job (MiniCluster)"),
     "online": PipelineSpec("online", "feature_pipelines.online", "features.* -> Redis (online store)"),
     "offline": PipelineSpec("offline", "feature_pipelines.offline", "features.*, events.*, labels.* -> Delta"),
+    # needs a champion in the registry (rtml train), so only when named: rtml jobs start scorer
+    "scorer": PipelineSpec("scorer", "serving", "events.transactions + Redis -> ONNX -> predictions.*", default=False),
 }
 
 
@@ -45,6 +48,7 @@ class Pipeline:
         return {
             "online": self.settings.online_materializer_metrics_port,
             "offline": self.settings.offline_materializer_metrics_port,
+            "scorer": self.settings.scorer_metrics_port,
         }.get(self.spec.name)
 
     def argv(self) -> list[str]:
@@ -57,7 +61,11 @@ class Pipeline:
         s = self.settings
         if self.spec.name == "features":
             return [(s.host, s.flink_rest_port, "RTML_FLINK_REST_PORT")]
-        setting = f"RTML_{self.spec.name.upper()}_MATERIALIZER_METRICS_PORT"
+        setting = (
+            "RTML_SCORER_METRICS_PORT"
+            if self.spec.name == "scorer"
+            else f"RTML_{self.spec.name.upper()}_MATERIALIZER_METRICS_PORT"
+        )
         return [(s.host, self.metrics_port, setting)] if self.metrics_port else []
 
     def start(self) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,7 +37,7 @@ def rtml(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Co
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict[str, str]]]:
     settings = isolated_settings(tmp_path_factory.mktemp("training"))
     env = settings_env(settings)
-    up = rtml(env, "up", "--only", "kafka")
+    up = rtml(env, "up", "--only", "kafka,redis")
     try:
         assert up.returncode == 0, up.stderr
         assert rtml(env, "topics", "create").returncode == 0
@@ -124,6 +125,38 @@ def test_a_drift_triggered_run_is_gated_and_can_be_rolled_back(stack: tuple[Sett
         assert registry.alias("fraud", "challenger").version == "2"  # type: ignore[union-attr]
     listing = rtml(env, "models", "list", "fraud")
     assert listing.returncode == 0 and "drift-e2e-1" in listing.stdout
+
+
+def test_the_scorer_serves_the_champion_as_a_pipeline(stack: tuple[Settings, dict[str, str]]) -> None:
+    """rtml jobs start scorer: every generated transaction gets one prediction from the champion; no
+    online features were materialized here, so each is scored with the defaults and says so."""
+    settings, env = stack
+    started = rtml(env, "jobs", "start", "scorer")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        produced = rtml(env, "produce", "transactions", "--count", "300", "--fast", "--seed", "11")
+        assert produced.returncode == 0, produced.stderr
+        consumer = Consumer(consumer_config(settings, "e2e-predictions"))
+        partitions = consumer.list_topics("predictions.fraud", timeout=10).topics["predictions.fraud"].partitions
+        consumer.assign([TopicPartition("predictions.fraud", p, OFFSET_BEGINNING) for p in partitions])
+        codec = codec_for("predictions.fraud")
+        predictions: dict[str, Any] = {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(predictions) < 300:
+            for message in consumer.consume(500, 1.0):
+                if message.error() is None:
+                    p = codec.decode(message.value())
+                    assert p.event_id not in predictions, "an event was scored twice"
+                    predictions[p.event_id] = p
+        consumer.close()
+        assert len(predictions) == 300
+        champion = _registry(settings).alias("fraud", "champion")
+        assert champion is not None
+        assert {(p.model, p.version) for p in predictions.values()} == {("fraud", champion.version)}
+        assert all(p.features_missing and 0.0 <= p.score <= 1.0 for p in predictions.values())
+    finally:
+        stopped = rtml(env, "jobs", "stop", "scorer")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 def test_train_without_kafka_stops_before_training(tmp_path: Any) -> None:
