@@ -14,6 +14,7 @@ import pytest
 
 from rtml.kafka.consumer import ValidatingConsumer
 from rtml.settings import Settings
+from serving.testing import write_linear_onnx
 from tests.support.draining import collect_until
 from training.gate import GateRule
 from training.holdout import profile_training_set
@@ -28,33 +29,8 @@ LINEAGE = {"delta_versions": {"features.customer_txn_stats": 4}, "feature_defini
 
 
 def linear_onnx(path: Path, weights: Sequence[float], bias: float) -> Path:
-    """score = sigmoid(features @ w + b): ``features`` float32 [batch, F] -> ``score`` float32 [batch]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    inits = [
-        numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w"),
-        numpy_helper.from_array(np.asarray([bias], np.float32), "b"),
-        numpy_helper.from_array(np.asarray([1], np.int64), "axes"),
-    ]
-    nodes = [
-        helper.make_node("MatMul", ["features", "w"], ["xw"]),
-        helper.make_node("Add", ["xw", "b"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["p"]),
-        helper.make_node("Squeeze", ["p", "axes"], ["score"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "linear",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", len(NAMES)])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    helper.set_model_props(model, {"rtml.feature_names": json.dumps(NAMES)})
-    onnx.save(model, str(path))
-    return path
+    """score = sigmoid(features @ w + b) over NAMES."""
+    return write_linear_onnx(path, NAMES, weights, bias)
 
 
 def make_run(root: Path, name: str, weights: Sequence[float], bias: float, data: Path, **lineage: object) -> Path:

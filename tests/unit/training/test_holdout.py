@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from serving.testing import write_linear_onnx
 from training.holdout import HoldoutError, OnnxScorer, evaluate_on_holdout, newest_slice, profile_training_set
 
 NAMES = ["amount_z", "txn_count_1h", "is_foreign"]
@@ -18,31 +19,8 @@ TRUE_W = [1.5, 1.0, 2.0]
 
 
 def linear_onnx(path: Path, weights: Sequence[float], bias: float, names: Sequence[str]) -> Path:
-    """score = sigmoid(features @ w + b): ``features`` float32 [batch, F] -> ``score`` float32 [batch]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w")
-    b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
-    axes = numpy_helper.from_array(np.asarray([1], np.int64), "axes")
-    nodes = [
-        helper.make_node("MatMul", ["features", "w"], ["xw"]),
-        helper.make_node("Add", ["xw", "b"], ["z"]),
-        helper.make_node("Sigmoid", ["z"], ["p"]),
-        helper.make_node("Squeeze", ["p", "axes"], ["score"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "linear",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", len(names)])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch"])],
-        [w, b, axes],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    helper.set_model_props(model, {"rtml.feature_names": json.dumps(list(names))})
-    onnx.save(model, str(path))
-    return path
+    """score = sigmoid(features @ w + b), with ``names`` in its metadata."""
+    return write_linear_onnx(path, names, weights, bias)
 
 
 def training_set(path: Path, rows: int = 600, seed: int = 0, names: Sequence[str] = NAMES) -> Path:
