@@ -9,13 +9,12 @@ Run: scripts/bench -k train_pipeline
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_rtml
 from tests.support.services import isolated_settings, settings_env
 
 TRANSACTIONS = 100_000
@@ -23,19 +22,13 @@ TRANSACTIONS = 100_000
 
 @pytest.mark.benchmark
 def test_time_to_registered_version(tmp_path: Path) -> None:
-    env = {**settings_env(isolated_settings(tmp_path)), "COLUMNS": "200"}
+    env = settings_env(isolated_settings(tmp_path))
     began = time.monotonic()
-    seed = subprocess.run(
-        [sys.executable, "-m", "rtml", "offline", "seed", "--transactions", str(TRANSACTIONS), "--rate", "10"],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    seed = run_rtml(env, "offline", "seed", "--transactions", str(TRANSACTIONS), "--rate", "10", timeout=900)
     seeded = time.monotonic() - began
     assert seed.returncode == 0, seed.stderr
     began = time.monotonic()
-    train = subprocess.run(
-        [sys.executable, "-m", "rtml", "train", "--nproc", "2", "--no-publish"],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    train = run_rtml(env, "train", "--nproc", "2", "--no-publish", timeout=900)
     took = time.monotonic() - began
     assert train.returncode == 0, train.stdout + train.stderr
     steps = next((line.strip() for line in train.stdout.splitlines() if "training_set" in line), "")

@@ -4,26 +4,20 @@ bad records to the dead-letter topic, and one clear line for every expected fail
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rtml.stack.ports import free_port
+from tests.support.cli import run_rtml
 from tests.support.services import isolated_settings, settings_env
 
 
 def rtml(
     env: dict[str, str], *args: str, input: bytes | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rtml", *args],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_rtml(env, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

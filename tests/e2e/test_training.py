@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,17 +19,12 @@ from feature_pipelines.repository import fraud_detection
 from rtml.kafka.clients import consumer_config
 from rtml.settings import Settings
 from schemas.registry import codec_for
+from tests.support.cli import run_rtml
 from tests.support.services import isolated_settings, settings_env
 
 
 def rtml(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rtml", *args],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_rtml(env, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
