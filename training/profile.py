@@ -5,6 +5,8 @@ cut falls in bin 0, a value above the last cut in the last bin. Feature cuts are
 values (10 bins by default, fewer when quantiles coincide, as for counts or flags); score cuts are fixed
 tenths of [0, 1]. Proportions are over non-missing values; the missing share (NaN, +-inf) is kept apart.
 The drift monitor bins live values with the same cuts (``histogram``) and compares them with ``psi``.
+Each histogram also keeps ``sample``: up to ``SAMPLE_SIZE`` finite training values drawn uniformly
+(seeded), sorted, which the monitor's two-sample KS test compares live windows with.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 DEFAULT_BINS = 10
 SCORE_CUTS = tuple(round(i / 10, 1) for i in range(1, 10))
 PSI_EPS = 1e-4
+SAMPLE_SIZE = 1000
 
 
 def histogram(values: np.ndarray | Sequence[float], edges: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -64,6 +67,7 @@ class Binned(msgspec.Struct, frozen=True):
     mean: float | None = None
     std: float | None = None
     count: int = 0
+    sample: list[float] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.proportions) != len(self.cuts) + 1:
@@ -112,6 +116,14 @@ class ReferenceProfile(msgspec.Struct, frozen=True):
             raise ValueError(f"not a reference profile: {exc}") from None
 
 
+def reference_sample(values: np.ndarray, size: int = SAMPLE_SIZE, seed: int = 0) -> list[float]:
+    """Up to ``size`` of the finite ``values``, drawn without replacement (seeded) and sorted."""
+    finite = values[np.isfinite(values)]
+    if len(finite) > size:
+        finite = np.random.default_rng(seed).choice(finite, size=size, replace=False)
+    return [float(v) for v in np.sort(finite)]
+
+
 def _binned(values: np.ndarray, cuts: Sequence[float], **extra: object) -> dict[str, object]:
     finite = values[np.isfinite(values)]
     return {
@@ -121,6 +133,7 @@ def _binned(values: np.ndarray, cuts: Sequence[float], **extra: object) -> dict[
         "mean": float(finite.mean()) if len(finite) else None,
         "std": float(finite.std()) if len(finite) else None,
         "count": len(values),
+        "sample": reference_sample(finite),
         **extra,
     }
 

@@ -107,3 +107,17 @@ def test_from_json_names_the_broken_rule() -> None:
 def test_binned_checks_its_shape() -> None:
     with pytest.raises(ValueError, match="increase"):
         Binned(cuts=[1.0, 1.0], proportions=[0.3, 0.3, 0.4])
+
+
+def test_the_profile_keeps_a_sorted_sample_of_finite_training_values_for_ks() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, 5000)
+    x[:100] = np.nan
+    profile = build_profile(x[:, None], rng.uniform(size=5000), ["x"])
+    sample = profile.features[0].sample
+    assert len(sample) == 1000
+    assert sample == sorted(sample)
+    assert all(np.isfinite(sample))
+    assert set(sample) <= set(x[100:].tolist())
+    assert len(build_profile(x[:50, None], rng.uniform(size=50), ["x"]).features[0].sample) == 0
+    assert ReferenceProfile.from_json(profile.to_json()) == profile
