@@ -96,10 +96,12 @@ class Settings(BaseSettings):
     gate_allow_signature_change: bool = False
     gate_holdout_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
 
-    # Scorer (`rtml serve`, serving/). A micro-batch closes at ``scorer_batch_max_records`` records or
-    # ``scorer_batch_max_ms`` after the poll began, whichever comes first.
+    # Scorer (`rtml serve`, serving/). A micro-batch opens with the first record and closes at
+    # ``scorer_batch_max_records`` records, ``scorer_batch_max_ms`` after it opened, or when no further record
+    # is waiting (after ``scorer_batch_linger_ms`` more), whichever comes first (serving/batching.py).
     scorer_batch_max_records: int = Field(default=256, ge=1, le=100_000)
     scorer_batch_max_ms: float = Field(default=10.0, ge=0.0, le=60_000.0)
+    scorer_batch_linger_ms: float = Field(default=0.0, ge=0.0, le=60_000.0)
     scorer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Model runtime: ``onnxruntime`` (execution providers tried in order, CPU always last) or ``tensorrt``
     # (native engine; needs the ``tensorrt`` package and a CUDA GPU).
@@ -127,6 +129,30 @@ class Settings(BaseSettings):
     scorer_predictions_topic: str | None = None
     scorer_updates_topic: str = "models.updates"
     scorer_group: str | None = None
+
+    # Retrain trigger (`python -m training.trigger`, training/trigger/, docs/decisions/0011). A drift event of
+    # at least ``retrain_min_severity`` and of one of ``retrain_drift_kinds`` retrains, one run at a time, unless
+    # the last run ended less than ``retrain_cooldown_s`` ago or fewer than ``retrain_min_new_labels`` labelled
+    # events after the drift reached the offline store since the last training: then it waits, re-checking
+    # every ``retrain_check_interval_s``, at most ``retrain_max_label_wait_s``.
+    retrain_min_severity: str = Field(default="critical", pattern="^(info|warning|critical)$")
+    retrain_drift_kinds: list[str] = ["feature", "prediction", "performance"]
+    retrain_cooldown_s: float = Field(default=600.0, ge=0.0)
+    retrain_min_new_labels: int = Field(default=500, ge=0)
+    retrain_max_label_wait_s: float = Field(default=3600.0, ge=0.0)
+    retrain_check_interval_s: float = Field(default=10.0, gt=0.0)
+    # Training data: from ``retrain_history_s`` before the drift began to the newest labelled event.
+    retrain_history_s: float = Field(default=7 * 86_400.0, gt=0.0)
+    retrain_nproc: int = Field(default=2, ge=1, le=64)  # DDP ranks (per node on Kubernetes)
+    retrain_epochs: int = Field(default=8, ge=1)
+    # ``local``: torchrun here; ``kubernetes``: a PyTorchJob (infra/k8s/) of ``retrain_k8s_nodes`` pods,
+    # applied with kubectl; the data directory must be on the claim ``retrain_k8s_claim`` mounted at /rtml.
+    retrain_launcher: str = Field(default="local", pattern="^(local|kubernetes)$")
+    retrain_k8s_image: str = "rtml:latest"
+    retrain_k8s_namespace: str = "rtml"
+    retrain_k8s_nodes: int = Field(default=2, ge=1, le=64)
+    retrain_k8s_claim: str = "rtml-data"
+    trigger_metrics_port: Port = 9105
 
     @field_validator("event_streams", "cdc_tables", "feature_views", "models")
     @classmethod

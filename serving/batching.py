@@ -1,16 +1,21 @@
 """Micro-batches: when one closes, and what it holds once its records are decoded.
 
-A batch closes at ``max_records`` records or ``max_wait_ms`` after the poll began, whichever comes
-first: one ``Consumer.consume(max_records, max_wait_s)`` call does exactly that, and a rebalance can
-then only happen between batches, never inside one. ``split_batch`` turns the polled messages into
-decoded events, records that failed validation (for the dead-letter topic), and per partition the
-offset to commit (after the last record) and the one to rewind to (the first). Pure: messages are
-anything with the ``confluent_kafka.Message`` accessors, decoding is a function.
+A batch opens with the first record that arrives and closes at ``max_records`` records, ``max_wait_ms``
+after it opened, or as soon as no further record is waiting in the consumer's queue (after up to
+``linger_ms`` more), whichever comes first (``collect``). Under a light load a record is scored as soon
+as it arrives, instead of waiting for a batch to fill; under a heavy one, records queue while a batch
+is scored and the next batch takes them all at once, so batches grow with the load.
+
+``split_batch`` turns the polled messages into decoded events, records that failed validation (for
+the dead-letter topic), and per partition the offset to commit (after the last record) and the one to
+rewind to (the first). Pure: messages are anything with the ``confluent_kafka.Message`` accessors,
+decoding is a function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,16 +37,44 @@ class MessageLike(Protocol):
 class BatchPolicy:
     max_records: int = 256
     max_wait_ms: float = 10.0
+    linger_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_records < 1:
             raise ValueError(f"a batch holds at least 1 record, got max_records={self.max_records}")
         if self.max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        if self.linger_ms < 0:
+            raise ValueError(f"linger_ms must be >= 0, got {self.linger_ms}")
 
     @property
     def max_wait_s(self) -> float:
         return self.max_wait_ms / 1000
+
+
+Consume = Callable[[int, float], Sequence[Any]]  # Consumer.consume(num_messages, timeout_s)
+
+
+def collect(
+    consume: Consume, policy: BatchPolicy, idle_s: float, clock: Callable[[], float] = time.monotonic
+) -> list[Any]:
+    """One batch's messages: waits up to ``idle_s`` for the first, then takes what is queued (see the
+    module's docstring). Empty when nothing arrived within ``idle_s``."""
+    messages = list(consume(1, idle_s))
+    if not messages:
+        return messages
+    deadline = clock() + policy.max_wait_s
+    while len(messages) < policy.max_records:
+        left = deadline - clock()
+        if left <= 0:
+            break
+        more = consume(policy.max_records - len(messages), 0)
+        if not more and policy.linger_ms > 0:
+            more = consume(policy.max_records - len(messages), min(left, policy.linger_ms / 1000))
+        if not more:
+            break
+        messages.extend(more)
+    return messages
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,9 @@ class ScorerConfig:
             predictions_topic=settings.scorer_predictions_topic or f"predictions.{model}",
             updates_topic=settings.scorer_updates_topic,
             group=settings.scorer_group or f"rtml-scorer-{model}",
-            policy=BatchPolicy(settings.scorer_batch_max_records, settings.scorer_batch_max_ms),
+            policy=BatchPolicy(
+                settings.scorer_batch_max_records, settings.scorer_batch_max_ms, settings.scorer_batch_linger_ms
+            ),
             threshold=settings.scorer_threshold,
             runtime=RuntimeConfig(
                 runtime=settings.scorer_runtime,

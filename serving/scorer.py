@@ -28,7 +28,7 @@ from schemas.prediction import Prediction
 from schemas.registry import record_type_for
 from serving import metrics as m
 from serving.assembly import FeatureAssembler, FeatureMatrix
-from serving.batching import MicroBatch, split_batch
+from serving.batching import MicroBatch, collect, split_batch
 from serving.config import CHAMPION, ScorerConfig
 from serving.delivery import BatchAborted, Delivery
 from serving.model_slot import LoadedModel, ModelSlot
@@ -37,6 +37,7 @@ from serving.routing import canary_mask
 from serving.updates import UpdateFeed, source_of
 
 log = logging.getLogger(__name__)
+IDLE_POLL_S = 0.1  # how long an idle scorer waits for a record before it looks at models.updates again
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Scorer:
         self.decoder: RecordCodec[Any] = RecordCodec(record_type_for(source), name=config.events_topic)
         self.encode = RecordCodec(Prediction, name=config.predictions_topic).encode
         self.totals = ScorerTotals()
+        self._revoked_now: set[tuple[str, int]] = set()
         self._slots = {CHAMPION: champion, **({challenger.role: challenger} if challenger else {})}
 
     def run(self, stop: threading.Event) -> ScorerTotals:
@@ -104,8 +106,11 @@ class Scorer:
                 if not subscribed:
                     self.consumer.subscribe([c.events_topic], on_revoke=self._revoked)
                     subscribed = True
-                messages = self.consumer.consume(c.policy.max_records, c.policy.max_wait_s)
+                self._revoked_now.clear()
+                messages = collect(self.consumer.consume, c.policy, IDLE_POLL_S)
                 consumed_at = time.perf_counter()
+                if self._revoked_now:  # a rebalance while collecting: the new owner reads those records
+                    messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked_now]
                 batch = split_batch(self._valid(messages), self.decoder.decode)
                 if not len(batch):
                     self.delivery.poll()
@@ -128,7 +133,9 @@ class Scorer:
             slot.swap_if_ready()
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Before partitions move to another member: what was scored from them is made durable and committed."""
+        """Before partitions move to another member: what was scored from them is made durable and committed;
+        records of them collected for the open batch are dropped (``run``)."""
+        self._revoked_now.update((p.topic, p.partition) for p in partitions)
         self.delivery.drain()
 
     def _valid(self, messages: Sequence[Message]) -> list[Message]:

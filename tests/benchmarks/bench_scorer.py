@@ -260,7 +260,7 @@ def paced_latency(
     subscriber.start()
     port = free_port()
     process = start_scorer(settings, model, source, sink, *extra, metrics_port=port) if model is not None else None
-    producer = Producer(producer_config(settings, **{"linger.ms": 1}, **NODELAY))
+    producer = Producer(producer_config(settings, **{"linger.ms": 0}, **NODELAY))  # a latency-minded source
     encode = msgspec.json.Encoder().encode
     internal = None
     try:
