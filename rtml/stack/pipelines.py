@@ -30,6 +30,13 @@ PIPELINES: dict[str, PipelineSpec] = {
     "offline": PipelineSpec("offline", "feature_pipelines.offline", "features.*, events.*, labels.* -> Delta"),
     # needs a champion in the registry (rtml train), so only when named: rtml jobs start scorer
     "scorer": PipelineSpec("scorer", "serving", "events.transactions + Redis -> ONNX -> predictions.*", default=False),
+    # retrains the champion on drift (docs/decisions/0011): rtml jobs start trigger
+    "trigger": PipelineSpec(
+        "trigger",
+        "training.trigger",
+        "monitoring.drift -> policy -> DDP retrain -> gate -> models.updates",
+        default=False,
+    ),
 }
 
 
@@ -49,6 +56,7 @@ class Pipeline:
             "online": self.settings.online_materializer_metrics_port,
             "offline": self.settings.offline_materializer_metrics_port,
             "scorer": self.settings.scorer_metrics_port,
+            "trigger": self.settings.trigger_metrics_port,
         }.get(self.spec.name)
 
     def argv(self) -> list[str]:
@@ -62,8 +70,8 @@ class Pipeline:
         if self.spec.name == "features":
             return [(s.host, s.flink_rest_port, "RTML_FLINK_REST_PORT")]
         setting = (
-            "RTML_SCORER_METRICS_PORT"
-            if self.spec.name == "scorer"
+            f"RTML_{self.spec.name.upper()}_METRICS_PORT"
+            if self.spec.name in ("scorer", "trigger")
             else f"RTML_{self.spec.name.upper()}_MATERIALIZER_METRICS_PORT"
         )
         return [(s.host, self.metrics_port, setting)] if self.metrics_port else []
