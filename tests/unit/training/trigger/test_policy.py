@@ -79,7 +79,8 @@ def test_what_does_not_count_is_skipped(event: DriftEvent, reason: str) -> None:
 
 
 def test_min_severity_is_a_setting() -> None:
-    assert policy(min_severity="warning").offer(drift(1, severity="warning"), NO_HISTORY, T0, Labels()).action == "train"
+    warning = policy(min_severity="warning")
+    assert warning.offer(drift(1, severity="warning"), NO_HISTORY, T0, Labels()).action == "train"
     assert policy(min_severity="warning").offer(drift(1, severity="info"), NO_HISTORY, T0, Labels()).action == "skip"
 
 
