@@ -38,16 +38,16 @@ class Observer(threading.Thread):
         self.consumer.assign(
             [TopicPartition(topic, p, OFFSET_END) for topic in self.topics for p in metadata.topics[topic].partitions]
         )
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.bad = 0
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(10)
 
     def run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 messages = self.consumer.consume(2000, 0.2)
                 now = int(time.time() * 1000)
                 with self.lock:

@@ -33,6 +33,7 @@ class DemoSummary:
     swap_ms: int | None = None  # wall time of the new champion's first prediction
     detection_to_serving_s: float | None = None
     quality: dict[str, dict[str, float]] = field(default_factory=dict)  # before / during / after
+    latency_ms: dict[str, float] = field(default_factory=dict)  # event time -> prediction produced: p50, p99
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=_nan_to_none)
@@ -59,6 +60,9 @@ def summarize(
         initial_version=first_version,
         drift_events=len(board.drifts),
     )
+    if board.latencies_ms:
+        p50, p99 = np.percentile(board.latencies_ms, [50, 99])
+        summary.latency_ms = {"p50": float(p50), "p99": float(p99), "max": float(max(board.latencies_ms))}
     onset = drift_onset_ms if drift_onset_ms is not None else math.inf
     summary.false_alarms = sum(1 for _, d in board.drifts if d.ts < onset)
     after = [(arrived, d) for arrived, d in board.drifts if d.ts >= onset]
@@ -122,7 +126,7 @@ def rolling_series(outcomes: list[Outcome], window: int, points: int = 200) -> t
     return np.array(ts), np.array(acc), np.array(auc)
 
 
-def plot(board: Scoreboard, summary: DemoSummary, path: Path, window: int = 1000) -> Path:
+def plot(board: Scoreboard, summary: DemoSummary, path: Path, window: int = 2000) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -83,6 +83,7 @@ class Scoreboard:
     updates: list[tuple[int, ModelUpdate]] = field(default_factory=list)
     first_scored: dict[str, int] = field(default_factory=dict)  # version -> wall ms of its first prediction
     recent: deque[tuple[int, float]] = field(default_factory=deque)  # (arrived wall ms, e2e latency ms)
+    latencies_ms: list[float] = field(default_factory=list)  # event time -> prediction produced, all
     shadow: int = 0
 
     def prediction(self, p: Prediction, now_ms: int) -> None:
@@ -91,7 +92,9 @@ class Scoreboard:
             return
         self.predictions += 1
         self.first_scored.setdefault(p.version, p.scored_at)
-        self.recent.append((now_ms, max(0.0, float(p.scored_at - p.ts))))
+        latency = max(0.0, float(p.scored_at - p.ts))
+        self.recent.append((now_ms, latency))
+        self.latencies_ms.append(latency)
         actual = self.early_labels.pop(p.event_id, None)
         if actual is not None:
             self.outcomes.append(Outcome(p.ts, p.version, p.score, p.label, actual))
