@@ -130,6 +130,36 @@ class Settings(BaseSettings):
     scorer_updates_topic: str = "models.updates"
     scorer_group: str | None = None
 
+    # Drift monitor (`python -m stream_jobs.drift`, stream_jobs/drift/; decision 0010). The model it watches.
+    monitor_model: str = "fraud"
+    monitor_metrics_port: Port = 9104
+    # Faust's web server (table views, health): None keeps it off.
+    monitor_web_port: Port | None = None
+    # A window closes after ``monitor_window_size`` predictions or ``monitor_window_max_ms`` of event time.
+    monitor_window_size: int = Field(default=500, ge=50, le=1_000_000)
+    monitor_window_max_ms: int = Field(default=60_000, ge=1)
+    # Detectors run on every window: psi, ks (against the reference profile), adwin, page_hinkley, kswin (river).
+    monitor_detectors: list[str] = ["psi", "ks", "adwin", "page_hinkley", "kswin"]
+    # PSI above warning raises a warning event, above critical a critical one; KS rejects at alpha.
+    monitor_psi_warning: float = Field(default=0.1, gt=0.0)
+    monitor_psi_critical: float = Field(default=0.25, gt=0.0)
+    monitor_ks_alpha: float = Field(default=1e-4, gt=0.0, lt=1.0)
+    # Debounce: an alarm re-arms after this many quiet windows; one event per detector per cooldown.
+    monitor_rearm_windows: int = Field(default=3, ge=1)
+    monitor_cooldown_ms: int = Field(default=60_000, ge=0)
+    # A prediction waits this long (event time) for its label, and a label for its prediction.
+    monitor_label_ttl_ms: int = Field(default=1_200_000, ge=1)
+    # Accuracy, ROC-AUC and precision are over the last this many joined outcomes.
+    monitor_outcomes_window: int = Field(default=2000, ge=10)
+    # Records per processed batch (one state-table write each), and the longest wait to fill one.
+    monitor_batch_max_records: int = Field(default=500, ge=1)
+    monitor_batch_max_s: float = Field(default=1.0, gt=0.0)
+    monitor_group: str | None = None  # None: rtml-drift-<model>
+    # Topics; None: predictions.<model> and labels.<the model's label stream>. Updates: scorer_updates_topic.
+    monitor_predictions_topic: str | None = None
+    monitor_labels_topic: str | None = None
+    monitor_drift_topic: str = "monitoring.drift"
+
     # Retrain trigger (`python -m training.trigger`, training/trigger/, docs/decisions/0011). A drift event of
     # at least ``retrain_min_severity`` and of one of ``retrain_drift_kinds`` retrains, one run at a time, unless
     # the last run ended less than ``retrain_cooldown_s`` ago or fewer than ``retrain_min_new_labels`` labelled

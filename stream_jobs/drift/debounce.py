@@ -1,0 +1,73 @@
+"""One shift, one drift event: alarm states per (kind, detector, feature) and a cooldown per (kind, detector).
+
+A key is armed until a finding on it drifts; it then fires once and stays silent until its findings have been
+quiet (not drifted) for ``rearm_after`` consecutive windows. The alarms that fire in one window are grouped per
+(kind, detector) into one ``Alarm`` (one drift event listing every drifted feature, the strongest first),
+unless that (kind, detector) raised an event less than ``cooldown_ms`` of event time before: then the alarm is
+suppressed (counted), its keys stay fired, and re-arm as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from schemas.drift import Severity
+from stream_jobs.drift.detectors import Finding
+
+SEVERITY_ORDER: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """The findings of one (kind, detector) that fired together, strongest first."""
+
+    findings: list[Finding]
+
+    @property
+    def top(self) -> Finding:
+        return self.findings[0]
+
+    @property
+    def severity(self) -> Severity:
+        return max((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__)
+
+
+class Debouncer:
+    """Turns per-window findings into alarms; plain attributes, so it pickles with the monitor."""
+
+    def __init__(self, rearm_after: int = 3, cooldown_ms: int = 60_000) -> None:
+        if rearm_after < 1 or cooldown_ms < 0:
+            raise ValueError(f"rearm_after must be >= 1 and cooldown_ms >= 0, got {rearm_after}, {cooldown_ms}")
+        self.rearm_after = rearm_after
+        self.cooldown_ms = cooldown_ms
+        self.quiet: dict[tuple[str, str, str | None], int] = {}  # fired keys -> quiet windows since
+        self.last_event: dict[tuple[str, str], int] = {}  # (kind, detector) -> ts of its last event
+        self.suppressed = 0
+
+    def fired(self, key: tuple[str, str, str | None]) -> bool:
+        return key in self.quiet
+
+    def update(self, findings: Iterable[Finding], ts: int) -> list[Alarm]:
+        """Findings of one window (or batch) ending at event time ``ts`` -> the alarms to report."""
+        new: dict[tuple[str, str], list[Finding]] = {}
+        for finding in findings:
+            key = finding.key
+            if finding.drifted:
+                if key not in self.quiet:
+                    new.setdefault((finding.kind, finding.detector), []).append(finding)
+                self.quiet[key] = 0
+            elif key in self.quiet:
+                self.quiet[key] += 1
+                if self.quiet[key] >= self.rearm_after:
+                    del self.quiet[key]
+        alarms = []
+        for group, fired in new.items():
+            last = self.last_event.get(group)
+            if last is not None and ts - last < self.cooldown_ms:
+                self.suppressed += 1
+                continue
+            self.last_event[group] = ts
+            fired.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.statistic / f.threshold if f.threshold else 0.0))
+            alarms.append(Alarm(fired[::-1]))
+        return alarms

@@ -1,0 +1,156 @@
+"""``DriftMonitor``: one model's windows, detectors, label join and debouncer, fed with records, giving events.
+
+The Kafka adapter (``stream_jobs.drift.app``) hands it decoded records in batches and sends the ``DriftEvent``s
+it returns; tests feed it lists. Shadow predictions are skipped. Predictions of a version other than the one
+whose reference is loaded join their labels but stay out of the windows (no alarm compares a model's scores
+with another model's reference); ``reset`` loads a new champion's reference and restarts windows, detectors,
+debounce and performance. ``snapshot`` / ``restore`` turn everything but the join store into bytes (pickle:
+this is the monitor's own state on its own changelog topic, never a model artifact).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from schemas.drift import DriftEvent
+from schemas.label import Label
+from schemas.prediction import Prediction
+from stream_jobs.drift.config import MonitorConfig
+from stream_jobs.drift.debounce import Alarm, Debouncer
+from stream_jobs.drift.detectors import Finding, build_detectors
+from stream_jobs.drift.joins import Outcome, OutcomeJoin
+from stream_jobs.drift.performance import RollingPerformance
+from stream_jobs.drift.windows import ClosedWindow, WindowAccumulator
+from training.profile import ReferenceProfile
+
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass
+class MonitorCounts:
+    predictions: int = 0  # in the windows
+    shadow: int = 0  # skipped: challenger scores
+    other_version: int = 0  # skipped from the windows: not the version whose reference is loaded
+    windows: int = 0
+    events: int = 0
+
+
+class DriftMonitor:
+    def __init__(
+        self,
+        model: str,
+        reference: ReferenceProfile,
+        version: str | None = None,
+        config: MonitorConfig | None = None,
+        joins: MutableMapping[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or MonitorConfig()
+        self.join = OutcomeJoin(joins if joins is not None else {}, self.config.label_ttl_ms)
+        self.counts = MonitorCounts()
+        self.reset(reference, version)
+
+    def reset(self, reference: ReferenceProfile, version: str | None) -> None:
+        """Watch ``version`` against ``reference`` from now on: fresh windows, detectors and performance."""
+        c = self.config
+        self.reference = reference
+        self.version = version
+        self.windows = WindowAccumulator(reference, c.window_size, c.window_max_ms, c.sample_size)
+        self.detectors = build_detectors(reference, c)
+        self.debouncer = Debouncer(c.rearm_windows, c.cooldown_ms)
+        self.performance = RollingPerformance(c.outcomes_window, c.error_adwin_delta)
+        self.latest: dict[tuple[str, str, str | None], float] = {}  # (kind, detector, feature) -> last statistic
+
+    # Feeding.
+
+    def observe(self, predictions: Sequence[Prediction]) -> list[DriftEvent]:
+        """Predictions in arrival order -> drift events of the windows they closed and of the labels they met."""
+        live = [p for p in predictions if not p.shadow]
+        self.counts.shadow += len(predictions) - len(live)
+        outcomes = [o for p in live if (o := self.join.add_prediction(p)) is not None]
+        watched = [p for p in live if self.version is None or p.version == self.version]
+        self.counts.other_version += len(live) - len(watched)
+        events: list[DriftEvent] = []
+        if watched:
+            self.counts.predictions += len(watched)
+            ts = np.fromiter((p.ts for p in watched), dtype=np.int64, count=len(watched))
+            scores = np.fromiter((p.score for p in watched), dtype=np.float64, count=len(watched))
+            X = self.windows.matrix([p.features for p in watched])
+            for window in self.windows.add(ts, X, scores):
+                events += self._window_closed(window)
+        return events + self.observe_outcomes(outcomes)
+
+    def observe_labels(self, labels: Iterable[Label]) -> list[DriftEvent]:
+        return self.observe_outcomes([o for label in labels if (o := self.join.add_label(label)) is not None])
+
+    def observe_outcomes(self, outcomes: Sequence[Outcome]) -> list[DriftEvent]:
+        """Joined outcomes -> a performance event if the error rate rose (the current version's only)."""
+        mine = [o for o in outcomes if self.version is None or o.version == self.version]
+        findings = self.performance.add(mine)
+        if not findings:
+            return []
+        start, end = min(o.ts for o in mine), max(o.ts for o in mine)
+        return [self._event(alarm, start, end, -1) for alarm in self.debouncer.update(findings, end)]
+
+    def expire(self) -> tuple[int, int]:
+        """Drop label-join entries past their TTL (at most every ``expire_every_ms`` of event time)."""
+        return self.join.expire() if self.join.due() else (0, 0)
+
+    # Events.
+
+    def _window_closed(self, window: ClosedWindow) -> list[DriftEvent]:
+        self.counts.windows += 1
+        findings: list[Finding] = []
+        for detector in self.detectors:
+            findings += detector.update(window)
+        for f in findings:
+            self.latest[f.key] = f.statistic
+        return [
+            self._event(a, window.start, window.end, window.index) for a in self.debouncer.update(findings, window.end)
+        ]
+
+    def _event(self, alarm: Alarm, start: int, end: int, index: int) -> DriftEvent:
+        top = alarm.top
+        self.counts.events += 1
+        drifted = [f.feature for f in alarm.findings if f.feature is not None]
+        evidence: dict[str, float | str | None] = {
+            **{k: float(v) if isinstance(v, int | float) else v for k, v in top.evidence.items()},
+            "drifted": float(len(alarm.findings)),
+            "features": ",".join(drifted) if drifted else None,
+            "window": float(index),
+        }
+        return DriftEvent(
+            model=self.model,
+            detector=top.detector,
+            feature=top.feature,
+            statistic=float(top.statistic),
+            threshold=float(top.threshold),
+            window_start=start,
+            window_end=end,
+            severity=alarm.severity,
+            ts=end,
+            version=self.version,
+            drift_id=f"{self.model}-{self.version or 'any'}-{top.kind}-{top.detector}-{end}-{self.counts.events}"[:128],
+            kind=top.kind,
+            evidence=evidence,
+        )
+
+    # State.
+
+    def snapshot(self) -> bytes:
+        """Everything but the join store, as bytes for the state table."""
+        return pickle.dumps((SNAPSHOT_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, data: bytes, joins: MutableMapping[str, Any] | None = None) -> DriftMonitor:
+        """The monitor a ``snapshot`` was taken of, its join reading ``joins`` (the restored table)."""
+        fmt, monitor = pickle.loads(data)  # noqa: S301  # our own state, from our own changelog topic
+        if fmt != SNAPSHOT_FORMAT or not isinstance(monitor, cls):
+            raise ValueError(f"not a drift monitor snapshot of format {SNAPSHOT_FORMAT}")
+        monitor.join.store = joins if joins is not None else {}
+        return monitor
