@@ -37,6 +37,10 @@ PIPELINES: dict[str, PipelineSpec] = {
         "monitoring.drift -> policy -> DDP retrain -> gate -> models.updates",
         default=False,
     ),
+    # watches the champion (rtml train first), so only when named: rtml jobs start monitor
+    "monitor": PipelineSpec(
+        "monitor", "stream_jobs.drift", "predictions.* + labels.* -> drift detectors -> monitoring.drift", default=False
+    ),
 }
 
 
@@ -57,6 +61,7 @@ class Pipeline:
             "offline": self.settings.offline_materializer_metrics_port,
             "scorer": self.settings.scorer_metrics_port,
             "trigger": self.settings.trigger_metrics_port,
+            "monitor": self.settings.monitor_metrics_port,
         }.get(self.spec.name)
 
     def argv(self) -> list[str]:
@@ -71,7 +76,7 @@ class Pipeline:
             return [(s.host, s.flink_rest_port, "RTML_FLINK_REST_PORT")]
         setting = (
             f"RTML_{self.spec.name.upper()}_METRICS_PORT"
-            if self.spec.name in ("scorer", "trigger")
+            if self.spec.name in ("scorer", "trigger", "monitor")
             else f"RTML_{self.spec.name.upper()}_MATERIALIZER_METRICS_PORT"
         )
         return [(s.host, self.metrics_port, setting)] if self.metrics_port else []

@@ -149,7 +149,10 @@ class DriftMonitor:
     @classmethod
     def restore(cls, data: bytes, joins: MutableMapping[str, Any] | None = None) -> DriftMonitor:
         """The monitor a ``snapshot`` was taken of, its join reading ``joins`` (the restored table)."""
-        fmt, monitor = pickle.loads(data)  # noqa: S301  # our own state, from our own changelog topic
+        try:
+            fmt, monitor = pickle.loads(data)  # noqa: S301  # our own state, from our own changelog topic
+        except (pickle.UnpicklingError, TypeError, ValueError, EOFError, AttributeError, ImportError):
+            fmt, monitor = None, None
         if fmt != SNAPSHOT_FORMAT or not isinstance(monitor, cls):
             raise ValueError(f"not a drift monitor snapshot of format {SNAPSHOT_FORMAT}")
         monitor.join.store = joins if joins is not None else {}

@@ -11,7 +11,9 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -161,7 +163,13 @@ def test_drift_event_and_resume_after_sigkill(settings: Settings, run_id: str, t
     assert psi[0].window_end >= preds[3000].ts
 
 
-def msgspec_replace(record: Prediction | Label, event_id: str) -> Prediction | Label:  # type: ignore[misc]
-    import msgspec
-
+def msgspec_replace(record: Any, event_id: str) -> Any:
     return msgspec.structs.replace(record, event_id=event_id)
+
+
+def test_without_a_champion_the_monitor_says_to_train_first(settings: Settings) -> None:
+    argv = [sys.executable, "-m", "stream_jobs.drift", "--model", "fraud", "--metrics-port", "0"]
+    done = subprocess.run(argv, cwd=ROOT, env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "no champion" in done.stderr and "rtml train" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from stream_jobs.drift.debounce import Debouncer
+from stream_jobs.drift.detectors import Finding
+
+
+def f(feature: str | None, drifted: bool, statistic: float = 0.3, detector: str = "psi") -> Finding:
+    return Finding("feature", detector, feature, statistic, 0.1, drifted, "critical" if statistic > 0.25 else "warning")
+
+
+def test_one_shift_one_event_until_quiet_for_k_windows() -> None:
+    d = Debouncer(rearm_after=3, cooldown_ms=0)
+    fired = [len(d.update([f("a", drifted)], ts)) for ts, drifted in enumerate([1, 1, 1, 0, 0, 1, 0, 0, 0, 1])]
+    assert fired == [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_features_of_one_window_make_one_alarm_strongest_first() -> None:
+    d = Debouncer()
+    (alarm,) = d.update([f("a", True, 0.15), f("b", True, 0.6), f("c", False, 0.01)], 0)
+    assert [x.feature for x in alarm.findings] == ["b", "a"] and alarm.severity == "critical"
+
+
+def test_cooldown_per_kind_and_detector() -> None:
+    d = Debouncer(rearm_after=1, cooldown_ms=1000)
+    assert len(d.update([f("a", True), f("a", True, detector="ks")], 0)) == 2
+    assert d.update([f("a", False), f("a", False, detector="ks")], 100) == []
+    assert d.update([f("a", True)], 500) == [] and d.suppressed == 1  # within the cooldown
+    assert d.update([f("a", False)], 600) == []
+    assert len(d.update([f("a", True)], 1600)) == 1

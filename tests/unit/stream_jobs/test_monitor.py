@@ -1,0 +1,106 @@
+"""The monitor core on seeded streams (tests/support/drift_stream.py): no event on a stationary stream, exactly
+one event per detector group on an abrupt shift, at exact positions; snapshot/restore continues identically."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+
+import msgspec
+import pytest
+
+from schemas.drift import DriftEvent
+from stream_jobs.drift.config import MonitorConfig
+from stream_jobs.drift.monitor import DriftMonitor
+from tests.support.drift_stream import START_MS, STEP_MS, predictions, reference_profile
+from training.profile import ReferenceProfile
+
+
+@cache
+def reference() -> ReferenceProfile:
+    return reference_profile()
+
+
+def run(monitor: DriftMonitor, preds: list, batch: int = 500) -> list[DriftEvent]:
+    return [e for i in range(0, len(preds), batch) for e in monitor.observe(preds[i : i + batch])]
+
+
+def position(event: DriftEvent) -> int:
+    return (event.window_end - START_MS) // STEP_MS
+
+
+def test_a_stationary_stream_of_100k_predictions_raises_no_drift_event() -> None:
+    preds, labels = predictions(100_000, seed=2)
+    monitor = DriftMonitor("fraud", reference(), "1")
+    events = run(monitor, preds)
+    events += [e for i in range(0, len(labels), 500) for e in monitor.observe_labels(labels[i : i + 500])]
+    assert events == []
+    assert monitor.counts.windows == 200 and monitor.performance.seen == 100_000
+
+
+def test_an_abrupt_shift_gives_one_event_per_detector_group_within_a_few_hundred_predictions() -> None:
+    shift_at = 10_250  # mid-window: the window closing at 10_499 holds 250 shifted predictions
+    preds, _ = predictions(20_000, seed=5, shift_at=shift_at)
+    events = run(DriftMonitor("fraud", reference(), "1"), preds, batch=137)
+    by_group = Counter((e.kind, e.detector) for e in events)
+    assert all(n == 1 for n in by_group.values()), by_group
+    delays = {(e.kind, e.detector): position(e) - shift_at for e in events}
+    # golden: the window tests fire at the first or second window after the shift, the river detectors later
+    assert delays[("feature", "psi")] <= 750 and delays[("feature", "ks")] <= 750
+    assert delays[("prediction", "psi")] <= 750
+    psi = next(e for e in events if (e.kind, e.detector) == ("feature", "psi"))
+    assert psi.feature == "amount" and psi.evidence["features"] == "amount" and psi.severity != "info"
+    assert psi.version == "1" and psi.drift_id and psi.evidence["live_mean"] > psi.evidence["reference_mean"]
+
+
+def test_golden_detection_positions() -> None:
+    preds, _ = predictions(20_000, seed=5, shift_at=10_250)
+    events = run(DriftMonitor("fraud", reference(), "1"), preds)
+    got = sorted((e.kind, e.detector, e.feature, position(e)) for e in events)
+    assert got == GOLDEN
+
+
+GOLDEN = [  # shift at 10_250; positions are the last prediction of the window that raised the event
+    ("feature", "adwin", "amount", 15999),
+    ("feature", "ks", "amount", 10499),
+    ("feature", "page_hinkley", "amount", 11499),
+    ("feature", "psi", "amount", 10499),
+    ("prediction", "adwin", None, 15999),
+    ("prediction", "ks", None, 10499),
+    ("prediction", "kswin", None, 11499),
+    ("prediction", "page_hinkley", None, 11499),
+    ("prediction", "psi", None, 10499),
+]
+
+
+def test_shadow_and_other_versions_stay_out_of_the_windows() -> None:
+    preds, _ = predictions(1000, seed=3)
+    shadow = [msgspec.structs.replace(p, shadow=True) for p in preds[:300]]
+    other = [msgspec.structs.replace(p, version="2") for p in preds[300:600]]
+    monitor = DriftMonitor("fraud", reference(), "1", MonitorConfig(window_size=100))
+    monitor.observe(shadow + other + preds[600:])
+    assert (monitor.counts.shadow, monitor.counts.other_version, monitor.counts.predictions) == (300, 300, 400)
+
+
+def test_snapshot_and_restore_continue_identically() -> None:
+    preds, labels = predictions(12_000, seed=7, shift_at=8_000)
+    store_a: dict = {}
+    a = DriftMonitor("fraud", reference(), "1", joins=store_a)
+    first = run(a, preds[:5_200]) + a.observe_labels(labels[:3000])
+    store_b = dict(store_a)  # what the joins changelog restores
+    b = DriftMonitor.restore(a.snapshot(), store_b)
+    rest_a = run(a, preds[5_200:]) + a.observe_labels(labels[3000:])
+    rest_b = run(b, preds[5_200:]) + b.observe_labels(labels[3000:])
+    assert first == []
+    assert rest_a == rest_b and rest_a
+    assert store_a == store_b and a.performance.seen == b.performance.seen == 12_000
+    with pytest.raises(ValueError):
+        DriftMonitor.restore(b"\x80\x05K\x02.")
+
+
+def test_reset_restarts_windows_and_detectors() -> None:
+    preds, _ = predictions(1200, seed=3)
+    monitor = DriftMonitor("fraud", reference(), "1")
+    run(monitor, preds)
+    monitor.reset(reference(), "2")
+    assert monitor.windows.index == 0 and monitor.windows.count == 0 and monitor.version == "2"
