@@ -89,7 +89,7 @@ def latest_snapshot(settings: Settings, run: str) -> DriftMonitor | None:
     return DriftMonitor.restore(last) if last else None
 
 
-def wait_for(settings: Settings, run: str, ready: object, seconds: float = 120) -> DriftMonitor:
+def wait_for(settings: Settings, run: str, ready: object, seconds: float = 240) -> DriftMonitor:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         monitor = latest_snapshot(settings, run)
