@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     monitor_window_max_ms: int = Field(default=60_000, ge=1)
     # Detectors run on every window: psi, ks (against the reference profile), adwin, page_hinkley, kswin (river).
     monitor_detectors: list[str] = ["psi", "ks", "adwin", "page_hinkley", "kswin"]
+    # The features watched, as fnmatch patterns (e.g. ["amount", "*mean_amount*"]); empty: every model input.
+    monitor_features: list[str] = []
     # PSI above warning raises a warning event, above critical a critical one; KS rejects at alpha.
     monitor_psi_warning: float = Field(default=0.1, gt=0.0)
     monitor_psi_critical: float = Field(default=0.25, gt=0.0)

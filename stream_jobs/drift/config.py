@@ -37,6 +37,7 @@ class MonitorConfig:
     outcomes_window: int = 2000
     error_adwin_delta: float = 1e-4
     threshold: float = 0.5  # the scorer's threshold, reported beside precision
+    features: tuple[str, ...] = ()  # fnmatch patterns of the features watched; empty: all of the reference's
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.detectors if d not in DETECTOR_TYPES]
@@ -58,6 +59,7 @@ class MonitorConfig:
             label_ttl_ms=s.monitor_label_ttl_ms,
             outcomes_window=s.monitor_outcomes_window,
             threshold=s.scorer_threshold,
+            features=tuple(s.monitor_features),
         )
 
 

@@ -10,11 +10,13 @@ this is the monitor's own state on its own changelog topic, never a model artifa
 
 from __future__ import annotations
 
+import fnmatch
 import pickle
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from schemas.drift import DriftEvent
@@ -58,6 +60,7 @@ class DriftMonitor:
     def reset(self, reference: ReferenceProfile, version: str | None) -> None:
         """Watch ``version`` against ``reference`` from now on: fresh windows, detectors and performance."""
         c = self.config
+        reference = watched_features(reference, c.features)
         self.reference = reference
         self.version = version
         self.windows = WindowAccumulator(reference, c.window_size, c.window_max_ms, c.sample_size)
@@ -157,3 +160,16 @@ class DriftMonitor:
             raise ValueError(f"not a drift monitor snapshot of format {SNAPSHOT_FORMAT}")
         monitor.join.store = joins if joins is not None else {}
         return monitor
+
+
+def watched_features(reference: ReferenceProfile, patterns: Sequence[str]) -> ReferenceProfile:
+    """``reference`` narrowed to the features matching any of ``patterns`` (fnmatch); none: unchanged."""
+    if not patterns:
+        return reference
+    kept = [f for f in reference.features if any(fnmatch.fnmatchcase(f.name, p) for p in patterns)]
+    if not kept:
+        raise ValueError(
+            f"no feature of the reference matches the watched patterns {list(patterns)} "
+            f"(RTML_MONITOR_FEATURES); it has {reference.feature_names}"
+        )
+    return msgspec.structs.replace(reference, feature_names=[f.name for f in kept], features=kept)

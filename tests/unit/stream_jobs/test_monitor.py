@@ -104,3 +104,18 @@ def test_reset_restarts_windows_and_detectors() -> None:
     run(monitor, preds)
     monitor.reset(reference(), "2")
     assert monitor.windows.index == 0 and monitor.windows.count == 0 and monitor.version == "2"
+
+
+def test_watched_features_narrow_the_windows_and_detectors_to_the_patterns() -> None:
+    names = reference().feature_names
+    assert "amount" in names and len(names) > 1
+    monitor = DriftMonitor("fraud", reference(), "1", MonitorConfig(features=("amou*",)))
+    assert monitor.reference.feature_names == ["amount"]
+    shifted, _ = predictions(20_000, seed=5, shift_at=10_250)
+    events = run(monitor, shifted)
+    assert {e.feature for e in events if e.kind == "feature"} == {"amount"}
+    unwatched = [n for n in names if n != "amount"][0]
+    quiet = DriftMonitor("fraud", reference(), "1", MonitorConfig(features=(unwatched,)))
+    assert [e for e in run(quiet, shifted) if e.kind == "feature"] == []
+    with pytest.raises(ValueError, match="RTML_MONITOR_FEATURES"):
+        DriftMonitor("fraud", reference(), "1", MonitorConfig(features=("nothing*",)))
