@@ -3,11 +3,12 @@
 One agent reads ``predictions.<model>``, ``labels.<label>`` and ``models.updates`` as one stream, in batches
 (``stream.take_events``), so records of one batch are handled in order on one task. Two tables, in memory and
 backed by changelog topics (``<group>-drift-state-changelog``, ``<group>-label-joins-changelog``), make a
-restarted monitor resume where it was: ``label-joins`` holds the predictions and labels waiting for each other
-(written per record), ``drift-state`` the monitor's snapshot (windows, detectors, debounce, performance;
-written once per batch). Both write their changelog by key (``use_partitioner``), so one key's updates stay in
-one partition, in order. Offsets are committed after processing (at least once): records processed after the
-last snapshot but before the last commit are seen again after a crash.
+restarted monitor resume where it was: ``label-joins`` holds the predictions and labels waiting for each
+other, in 64 buckets, each bucket changed by a batch written once after it (``bucketed.py``); ``drift-state``
+the monitor's snapshot (windows, detectors, debounce, performance; written once per batch). Both write their
+changelog by key (``use_partitioner``), so one key's updates stay in one partition, in order. Offsets are
+committed after processing (at least once): records processed after the last snapshot but before the last
+commit are seen again after a crash.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemas.codec import RecordCodec
 from schemas.dlq import dead_letter_headers, dead_letter_topic
 from schemas.drift import DriftEvent
 from schemas.errors import SchemaError
+from stream_jobs.drift.bucketed import BucketedStore
 from stream_jobs.drift.config import DriftJobConfig
 from stream_jobs.drift.metrics import report
 from stream_jobs.drift.monitor import DriftMonitor
@@ -74,12 +76,13 @@ def build_app(
     joins = app.Table(JOINS_TABLE, partitions=1, use_partitioner=True, key_type=str)
     drift_codec = RecordCodec(DriftEvent, name=config.drift_topic)
     model_key = config.model.encode()
-    holder: dict[str, MonitorRunner] = {}
+    holder: dict[str, Any] = {}
 
     def runner() -> MonitorRunner:
-        if "runner" not in holder:
-            holder["runner"] = MonitorRunner(config, _resume(state.get(model_key), joins), load_reference)
-        return holder["runner"]
+        if "runner" not in holder:  # first batch: the tables are recovered from their changelogs by now
+            holder["joins"] = BucketedStore.load(joins)
+            holder["runner"] = MonitorRunner(config, _resume(state.get(model_key), holder["joins"]), load_reference)
+        return holder["runner"]  # type: ignore[no-any-return]
 
     def _resume(snapshot: bytes | None, store: Any) -> DriftMonitor:
         if snapshot is not None:
@@ -124,6 +127,7 @@ def build_app(
                     event.window_start,
                     event.window_end,
                 )
+            holder["joins"].flush()
             state[model_key] = r.monitor.snapshot()
             report(r, result)
 
