@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     monitor_metrics_port: Port = 9104
     # Faust's web server (table views, health): None keeps it off.
     monitor_web_port: Port | None = None
+    # Where a monitor without committed offsets starts: ``earliest`` (everything the topics hold) or ``latest``
+    # (from now on: a new monitor beside a long label history need not read it; `rtml demo` does so).
+    monitor_start_at: str = Field(default="earliest", pattern="^(earliest|latest)$")
     # A window closes after ``monitor_window_size`` predictions or ``monitor_window_max_ms`` of event time.
     monitor_window_size: int = Field(default=500, ge=50, le=1_000_000)
     monitor_window_max_ms: int = Field(default=60_000, ge=1)

@@ -60,7 +60,7 @@ def build_app(
         topic_disable_leader=True,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=max(1.0, config.session_timeout_s / 10),
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=config.start_at,
         processing_guarantee="at_least_once",
     )
     inputs = app.topic(

@@ -78,6 +78,7 @@ class DriftJobConfig:
     batch_max_records: int = 500
     batch_max_s: float = 1.0
     session_timeout_s: float = 10.0
+    start_at: str = "earliest"  # where a new consumer group starts reading: earliest or latest
     monitor: MonitorConfig = MonitorConfig()
 
     @property
@@ -99,6 +100,7 @@ class DriftJobConfig:
             group=group or settings.monitor_group or f"rtml-drift-{model}",
             metrics_port=port or None,
             web_port=settings.monitor_web_port,
+            start_at=settings.monitor_start_at,
             batch_max_records=settings.monitor_batch_max_records,
             batch_max_s=settings.monitor_batch_max_s,
             monitor=MonitorConfig.from_settings(settings),
