@@ -173,31 +173,29 @@ def consume(
 
 
 def demo(
+    duration: Annotated[
+        float, typer.Option(help="Seconds of live traffic (longer, up to 5 min more, until a new champion serves).")
+    ] = 240.0,
     rate: Annotated[float, typer.Option(help="Mean transactions per second.")] = 100.0,
-    count: Annotated[
-        int | None, typer.Option(help="Stop after this many transactions (default: until Ctrl-C).")
-    ] = None,
-    drift_at: Annotated[int | None, typer.Option(help="Transaction index where the data drifts.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    history: Annotated[int, typer.Option(help="Transactions of generated history the first model trains on.")] = 60_000,
+    drift_after: Annotated[float, typer.Option(help="Seconds into live traffic when the data drifts.")] = 60.0,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (default: from the clock).")] = None,
+    nproc: Annotated[int, typer.Option(help="DDP ranks for each training.")] = 2,
 ) -> None:
-    """The main job: start the stack, create the topics, start the feature job and materializers,
-    stream generated transactions and labels."""
-    from rtml.cli.jobs import start as start_jobs
-    from rtml.cli.stack import up
-    from rtml.datagen.config import GeneratorConfig
-    from rtml.kafka.clients import check_reachable
-    from rtml.topics import create_topics, topic_specs
+    """The main job: the whole loop on this machine. Starts the stack and the feature pipelines, trains a
+    first model from a generated history, starts the scorer, the drift monitor and the retrain trigger,
+    streams traffic that drifts part-way, shows live progress, and ends with a summary and a plot
+    under <data dir>/reports/."""
+    from rtml.demo.runner import DemoError, DemoOptions, DemoRunner
 
-    up(only=None)
-    settings = load_settings()
-    results = create_topics(check_reachable(settings), topic_specs(settings))
-    console.print(f"[green]✓[/] {len(results)} topics ready ({sum(r.action == 'created' for r in results)} created)")
-    start_jobs(None)
-    console.print(
-        "streaming transactions; watch `rtml consume events.transactions`, `rtml consume features.customer_txn_stats` "
-        "(a row per customer each minute, after the watermark passes), `rtml jobs status`; stop with Ctrl-C "
-        "(the stack and jobs keep running: `rtml jobs stop; rtml down`)"
-    )
-    config = GeneratorConfig(start_ts=int(time.time() * 1000), seed=seed, rate=rate, drift_at=drift_at)
-    stats = run_producer(settings, config, count=count, paced=True, stream="transactions")
-    console.print(f"[green]✓[/] {stats['transactions']:,.0f} transactions, {stats['labels']:,.0f} labels produced")
+    try:
+        options = DemoOptions(
+            duration_s=duration, rate=rate, history=history, drift_after_s=drift_after, seed=seed, nproc=nproc
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        DemoRunner(load_settings(), options, console).run()
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from None

@@ -78,6 +78,7 @@ class DemoTraffic:
         self.stats = TrafficStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.end_ms = 0  # live traffic stops at this event (= wall) time; ``extend`` moves it
 
     def _send(self, item: GeneratedRecord) -> None:
         if item.topic_kind == "transaction":
@@ -107,6 +108,10 @@ class DemoTraffic:
         self._thread = threading.Thread(target=self._live, args=(duration_s,), name="demo-traffic", daemon=True)
         self._thread.start()
 
+    def extend(self, seconds: float) -> None:
+        """Stream ``seconds`` longer than planned (the thread reads ``end_ms`` before each record)."""
+        self.end_ms += int(seconds * 1000)
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -124,14 +129,14 @@ class DemoTraffic:
             started_ms = int(time.time() * 1000)
             shift = TimeShift(since=first.record.ts, offset_ms=started_ms - first.record.ts)
             s.live_started_ms, began = started_ms, time.monotonic()
-            end_ms = started_ms + int(duration_s * 1000)
+            self.end_ms = started_ms + int(duration_s * 1000)
             items = self._continue(first)
             for item in items:
                 if self._stop.is_set():
                     break
                 item = shift.apply(item)
                 ts = item.record.ts
-                if ts > end_ms:
+                if ts > self.end_ms:
                     break
                 delay = (ts - started_ms) / 1000 - (time.monotonic() - began)
                 if delay > 0 and self._stop.wait(delay):

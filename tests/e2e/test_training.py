@@ -20,6 +20,7 @@ from rtml.kafka.clients import consumer_config
 from rtml.settings import Settings
 from schemas.registry import codec_for
 from tests.support.cli import run_rtml
+from tests.support.draining import read_topic
 from tests.support.services import isolated_settings, settings_env
 
 
@@ -44,17 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
 
 
 def _updates(settings: Settings) -> list[Any]:
-    consumer = Consumer(consumer_config(settings, "e2e-models-updates"))
-    partitions = consumer.list_topics("models.updates", timeout=10).topics["models.updates"].partitions
-    consumer.assign([TopicPartition("models.updates", p, OFFSET_BEGINNING) for p in partitions])
-    codec = codec_for("models.updates")
-    out, idle = [], 0
-    while idle < 3:
-        batch = [m for m in consumer.consume(100, 1.0) if m.error() is None]
-        idle = 0 if batch else idle + 1
-        out += [codec.decode(m.value()) for m in batch]
-    consumer.close()
-    return out
+    return read_topic(settings, "models.updates")
 
 
 def _registry(settings: Settings) -> Any:
