@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
@@ -30,6 +31,9 @@ from rtml.demo.observer import Observer
 from rtml.demo.report import DemoSummary, plot, summarize
 from rtml.demo.traffic import DemoTraffic
 from rtml.settings import Settings
+
+if TYPE_CHECKING:
+    from feature_pipelines.offline.delta_store import DeltaOfflineStore
 
 MODEL, LABELS = "fraud", "transactions"
 
@@ -160,9 +164,10 @@ class DemoRunner:
         from feature_pipelines.repository import get_service
 
         store = DeltaOfflineStore.from_settings(self.settings)
-        watermark = last_ts - 5_000  # the source's watermark delay: windows ending by then are closed
         wanted = {}
         for view in get_service(MODEL).views:
+            # windows ending by the source's watermark after the last event are closed
+            watermark = last_ts - int(view.source.watermark_delay.total_seconds() * 1000)
             slide = int(view.windows[0].slide.total_seconds() * 1000)
             end = watermark // slide * slide
             if end > first_ts:  # a window of the history closed by its end
@@ -260,7 +265,7 @@ class DemoRunner:
             raise DemoError(f"the traffic stopped: {traffic.stats.error}")
 
     def waiting_for_swap(self, observer: Observer) -> bool:
-        """A drift event came after the onset, and no later champion has served ``after_swap_s`` yet."""
+        """A drift event came, and no later champion has served ``after_swap_s`` yet."""
         with observer.lock:
             board = observer.board
             first = next(iter(board.first_scored), None)
@@ -394,17 +399,14 @@ def skip_to_end(settings: Settings, group: str, topic: str) -> None:
         consumer.close()
 
 
-def _max_window_end(store: object, table: str) -> int:
+def _max_window_end(store: DeltaOfflineStore, table: str) -> int:
+    """The newest ``window_end`` (epoch ms) in a feature table; -1 while it is empty or not created."""
     import pyarrow.compute as pc
 
-    try:
-        ends = store.read(table, columns=["window_end"])  # type: ignore[attr-defined]
-    except Exception:  # not created yet
+    if not store.exists(table):
         return -1
-    if not ends.num_rows:
-        return -1
-    value = pc.max(ends.column("window_end")).as_py()
-    return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else int(value)
+    ends = store.read(table, columns=["window_end"]).column("window_end")
+    return int(pc.max(ends).as_py()) if len(ends) else -1
 
 
 def _f(value: float | None) -> str:

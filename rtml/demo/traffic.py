@@ -68,7 +68,6 @@ class DemoTraffic:
     def __init__(self, settings: Settings, config: GeneratorConfig, history: int) -> None:
         if config.drift_at is not None and config.drift_at < history:
             raise ValueError(f"the drift ({config.drift_at}) must come after the history ({history} transactions)")
-        self.config = config
         self.history = history
         self.drift_at = config.drift_at
         self.producer = RecordProducer(settings, component="demo-traffic")
