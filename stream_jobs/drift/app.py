@@ -1,19 +1,25 @@
 """The faust adapter: Kafka topics and changelog tables around a ``MonitorRunner``.
 
 One agent reads ``predictions.<model>``, ``labels.<label>`` and ``models.updates`` as one stream, in batches
-(``stream.take_events``), so records of one batch are handled in order on one task. Two tables, in memory and
+(``stream.noack_take``), so records of one batch are handled in order on one task. Two tables, in memory and
 backed by changelog topics (``<group>-drift-state-changelog``, ``<group>-label-joins-changelog``), make a
 restarted monitor resume where it was: ``label-joins`` holds the predictions and labels waiting for each
-other, in 64 buckets, each bucket changed by a batch written once after it (``bucketed.py``); ``drift-state``
-the monitor's snapshot (windows, detectors, debounce, performance; written once per batch). Both write their
-changelog by key (``use_partitioner``), so one key's updates stay in one partition, in order. Offsets are
-committed after processing (at least once): records processed after the last snapshot but before the last
-commit are seen again after a crash.
+other, in 64 buckets (``bucketed.py``); ``drift-state`` the monitor's snapshot (windows, detectors, debounce,
+performance; the reference profile left out and given back at restore). Both write their changelog by key
+(``use_partitioner``), so one key's updates stay in one partition, in order.
+
+Tables are written at checkpoints, every ``checkpoint_every_s`` (5 s) rather than per batch: each changed
+bucket once, and the snapshot (writing them per batch cost more than the monitoring itself). Events are
+acked only by the checkpoint that covers them, so faust commits no offset past the state in the changelogs
+(it flushes the producer before committing). After a crash the monitor resumes from the last checkpoint and
+reads again what came after it; records covered by a checkpoint but not yet committed (faust commits every
+2.8 s) are seen twice (at least once).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +32,7 @@ from schemas.drift import DriftEvent
 from schemas.errors import SchemaError
 from stream_jobs.drift.bucketed import BucketedStore
 from stream_jobs.drift.config import DriftJobConfig
-from stream_jobs.drift.metrics import report
+from stream_jobs.drift.metrics import report, report_state
 from stream_jobs.drift.monitor import DriftMonitor
 from stream_jobs.drift.runner import MonitorRunner, RawRecord
 from training.profile import ReferenceProfile
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STATE_TABLE = "drift-state"
 JOINS_TABLE = "label-joins"
+CHECKPOINT_EVERY_S = 5.0  # > faust's commit interval (2.8 s): each commit finds a checkpoint to commit
 
 
 def build_app(
@@ -45,6 +52,7 @@ def build_app(
     load_reference: Callable[[str], ReferenceProfile] | None,
     *,
     datadir: str | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> faust.App:
     """A faust app monitoring ``config.model``: ``reference`` is the current champion's (``version``)."""
     app = faust.App(
@@ -86,7 +94,11 @@ def build_app(
 
     def _resume(snapshot: bytes | None, store: Any) -> DriftMonitor:
         if snapshot is not None:
-            monitor = DriftMonitor.restore(snapshot, store)
+            try:
+                monitor = DriftMonitor.restore(snapshot, store, reference)
+            except ValueError as exc:  # taken against another reference: another champion, another --reference
+                log.info("model %s: windows and detectors restart on version %s: %s", config.model, version, exc)
+                return DriftMonitor(config.model, reference, version, config.monitor, store)
             if monitor.version == version or load_reference is None:
                 log.info(
                     "model %s: resumed from the changelog: window %d, %d predictions, %d outcomes, %d waiting joins",
@@ -102,9 +114,26 @@ def build_app(
             return monitor
         return DriftMonitor(config.model, reference, version, config.monitor, store)
 
+    held: list[Any] = []  # events processed since the last checkpoint, acked by the next one
+    next_checkpoint = [time.monotonic() + checkpoint_every_s]
+
+    async def checkpoint() -> None:
+        """Write the changed join buckets and the monitor's snapshot, then ack the events they cover."""
+        next_checkpoint[0] = time.monotonic() + checkpoint_every_s
+        if not held or "runner" not in holder:
+            return
+        holder["joins"].flush()
+        state[model_key] = holder["runner"].monitor.snapshot(reference=False)
+        report_state(holder["runner"])
+        covered = held[:]
+        held.clear()
+        for event in covered:
+            await holder["stream"].ack(event)
+
     @app.agent(inputs)
     async def monitor_agent(stream: Any) -> None:
-        async for events in stream.take_events(config.batch_max_records, within=config.batch_max_s):
+        holder["stream"] = stream
+        async for events in stream.noack_take(config.batch_max_records, within=config.batch_max_s):
             records = [
                 RawRecord(e.message.topic, e.message.key, e.message.value, e.message.partition, e.message.offset)
                 for e in events
@@ -127,9 +156,15 @@ def build_app(
                     event.window_start,
                     event.window_end,
                 )
-            holder["joins"].flush()
-            state[model_key] = r.monitor.snapshot()
             report(r, result)
+            held.extend(events)
+            if time.monotonic() >= next_checkpoint[0]:
+                await checkpoint()
+
+    @app.timer(checkpoint_every_s)
+    async def idle_checkpoint() -> None:  # the last records before a pause get written too
+        if time.monotonic() >= next_checkpoint[0]:
+            await checkpoint()
 
     app.monitor_tables = (state, joins)  # type: ignore[attr-defined]  # for tests and operators
     return app

@@ -11,7 +11,7 @@ the buckets back (``load``). Values must be what the backing mapping serializes 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import ItemsView, Iterator, MutableMapping
 from typing import Any
 
 DEFAULT_BUCKETS = 64
@@ -69,6 +69,9 @@ class BucketedStore(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return self.size
 
+    def items(self) -> ItemsView[str, Any]:
+        return _Items(self)
+
     def flush(self) -> int:
         """Write the buckets changed since the last flush; returns how many."""
         for b in sorted(self.dirty):
@@ -79,3 +82,13 @@ class BucketedStore(MutableMapping[str, Any]):
                 del self.backing[self.key_of(b)]
         written, self.dirty = len(self.dirty), set()
         return written
+
+
+class _Items(ItemsView[str, Any]):
+    """Pairs straight from the buckets (the join's expiry scans them all), not a lookup per key."""
+
+    _mapping: BucketedStore
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        for part in self._mapping.parts:
+            yield from list(part.items())

@@ -1,16 +1,22 @@
-"""Drift detectors on closed windows: one ``Detector`` interface, two kinds of implementation.
+"""Drift detectors: one ``Detector`` interface, three kinds of implementation.
 
-- ``PsiDetector`` and ``KsDetector`` compare each window with the reference profile (is the live data like the
-  training data?). They test every feature and the score once per window.
-- ``RiverDetector`` feeds a river detector (ADWIN, Page-Hinkley, KSWIN) with a summary of each window (has the
-  live stream changed?). River detectors are not fed every value: KSWIN costs ~150 us an update and
-  Page-Hinkley's defaults raise ~70 false alarms per 100k stationary values. ADWIN and Page-Hinkley see one
-  standardized mean per column and window (about N(0, 1) while nothing changes); KSWIN sees every
-  ``kswin_every``-th score of the window. Their parameters are tuned so that a stationary stream raises at
-  most one alarm per 100k predictions (tests/unit/stream_jobs/test_monitor.py, tests/benchmarks/bench_drift.py).
+- ``PsiDetector`` and ``KsDetector`` compare each closed window with the reference profile (is the live data
+  like the training data?). They test every feature and the score once per window.
+- ``StreamingDetector`` feeds river's ADWIN and KSWIN value by value as predictions arrive (``observe``), so
+  an abrupt change is caught within tens of predictions, not at the end of a window. ADWIN sees every value of
+  every watched column through the reference's probability integral transform: the value's mid-rank in the
+  profile's sorted sample, in [0, 1], uniform with mean 1/2 while the column is like the training data, so one
+  bounded signal with the same noise for a lognormal amount, a count with atoms or a flag. KSWIN sees every
+  ``kswin_every``-th score (``kswin.py``: river's decisions, ~10x cheaper). Their alarms are reported at once;
+  at each window close the detector also reports, per column, whether it fired during that window, so the
+  debouncer re-arms after quiet windows as for the window tests.
+- ``RiverDetector`` feeds Page-Hinkley one standardized mean per column and window (about N(0, 1) while
+  nothing changes): a slow, gradual drift of the live stream, at ~10 updates per window.
 
-Every detector reports a ``Finding`` per column and window, drifted or not: the debouncer needs the quiet ones
-to re-arm. ``build_detectors`` picks implementations by their type string (``MonitorConfig.detectors``).
+Parameters are tuned so that a stationary stream raises at most one event per 100k predictions
+(tests/unit/stream_jobs/test_monitor.py, tests/benchmarks/bench_drift.py). Every detector reports a ``Finding``
+per column and window, drifted or not: the debouncer needs the quiet ones to re-arm. ``build_detectors`` picks
+implementations by their type string (``MonitorConfig.detectors``).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from river import drift
 
 from schemas.drift import DriftKind, Severity
 from stream_jobs.drift.config import MonitorConfig
-from stream_jobs.drift.statistics import severity_for_psi, standardized_mean, window_ks, window_psi
+from stream_jobs.drift.kswin import KSWIN, min_rejecting_distance
+from stream_jobs.drift.statistics import mid_ranks, severity_for_psi, standardized_mean, window_ks, window_psi
 from stream_jobs.drift.windows import ClosedWindow, Column
 from training.profile import Binned, ReferenceProfile
 
@@ -117,6 +125,81 @@ class KsDetector(Detector):
         return out
 
 
+class StreamingDetector(Detector):
+    """ADWIN or KSWIN per column, fed value by value (``observe``); plain data, so it pickles with the monitor."""
+
+    def __init__(self, name: str, reference: ReferenceProfile, config: MonitorConfig) -> None:
+        if name not in STREAMING:
+            raise ValueError(f"no streaming detector {name!r}; use one of {', '.join(STREAMING)}")
+        self.name = name
+        self.config = config
+        spec = STREAMING[name]
+        self.every = spec.every(config)
+        self.threshold = spec.threshold(config)
+        columns: list[tuple[DriftKind, str | None, Binned]] = [("feature", f.name, f) for f in reference.features]
+        columns.append(("prediction", None, reference.score))
+        # (kind, column, its position in observe's matrix or -1 for the score, sorted reference sample)
+        self.columns = [
+            (kind, column, j if column is not None else -1, np.sort(np.asarray(ref.sample, dtype=np.float64)))
+            for j, (kind, column, ref) in enumerate(columns)
+            if not (spec.score_only and kind != "prediction") and len(ref.sample)
+        ]
+        self.detectors = [spec.make(config, i) for i in range(len(self.columns))]
+        self.updates = [0] * len(self.columns)  # values fed to each column's detector since the (re)start
+        self.seen = [0] * len(self.columns)  # finite values seen (for thinning)
+        self.fired: dict[str | None, Finding] = {}  # columns whose detector fired since the last window close
+
+    def observe(self, ts: np.ndarray, X: np.ndarray, scores: np.ndarray) -> list[tuple[int, Finding]]:
+        """Predictions in arrival order -> (event time, finding) of each column whose detector fired."""
+        out: list[tuple[int, Finding]] = []
+        for c, (_, column, j, sample) in enumerate(self.columns):
+            values = scores if j < 0 else X[:, j]
+            finite = np.flatnonzero(np.isfinite(values))
+            if self.every > 1:  # every k-th finite value, counted across batches
+                finite = finite[(self.seen[c] + np.arange(len(finite))) % self.every == 0]
+            self.seen[c] += int(np.isfinite(values).sum())
+            if not len(finite):
+                continue
+            signal = mid_ranks(sample, values[finite]) if STREAMING[self.name].transform else values[finite]
+            detector = self.detectors[c]
+            hit = -1
+            for i, value in enumerate(signal.tolist()):
+                detector.update(value)
+                if detector.drift_detected and hit < 0:
+                    hit = i
+            self.updates[c] += len(signal)
+            if hit >= 0:
+                at = int(ts[finite[hit]])
+                finding = self._finding(c, True, {"ts": float(at), "value": float(values[finite[hit]])})
+                self.fired[column] = finding
+                out.append((at, finding))
+        return out
+
+    def update(self, window: ClosedWindow) -> list[Finding]:
+        """Per column: did its detector fire since the last window close (quiet ones re-arm the debouncer)."""
+        out = [
+            self.fired.get(column) or self._finding(c, False, {}) for c, (_, column, _, _) in enumerate(self.columns)
+        ]
+        self.fired = {}
+        return out
+
+    def _finding(self, c: int, drifted: bool, extra: dict[str, float | str | None]) -> Finding:
+        kind, column, _, _ = self.columns[c]
+        detector = self.detectors[c]
+        evidence: dict[str, float | str | None] = {"updates": float(self.updates[c]), **extra}
+        for attribute in ("estimation", "width", "p_value"):
+            if (v := getattr(detector, attribute, None)) is not None:
+                evidence[attribute] = float(v)
+        # ADWIN on mid-ranks: how far the live values' mean reference quantile sits from 1/2; KSWIN: its distance
+        if isinstance(detector, KSWIN):
+            statistic = detector.distance
+        elif (estimation := getattr(detector, "estimation", None)) is not None:
+            statistic = abs(float(estimation) - 0.5)
+        else:
+            statistic = 0.0
+        return Finding(kind, self.name, column, statistic, self.threshold, drifted, "warning", evidence)
+
+
 class RiverDetector(Detector):
     """One river detector per column, made and fed as ``RIVER[name]`` says (plain data, so it pickles)."""
 
@@ -160,11 +243,6 @@ def standardized_means(column: Column, ref: Binned, config: MonitorConfig) -> li
     return [] if z is None else [z]
 
 
-def thinned_values(column: Column, ref: Binned, config: MonitorConfig) -> list[float]:
-    """Every ``kswin_every``-th value of the window, in arrival order."""
-    return [float(v) for v in column.sample[:: config.kswin_every]]
-
-
 @dataclass(frozen=True)
 class RiverSpec:
     make: Callable[[MonitorConfig, int], Any]
@@ -173,29 +251,53 @@ class RiverSpec:
     score_only: bool = False
 
 
+@dataclass(frozen=True)
+class StreamingSpec:
+    make: Callable[[MonitorConfig, int], Any]
+    threshold: Callable[[MonitorConfig], float]  # what the drift event reports as ``threshold``
+    every: Callable[[MonitorConfig], int]  # feed every k-th value
+    transform: bool  # feed mid-ranks in the reference sample (True) or raw values
+    score_only: bool = False
+
+
 def _adwin(c: MonitorConfig, seed: int) -> drift.ADWIN:
-    return drift.ADWIN(delta=c.adwin_delta, clock=1)
+    return drift.ADWIN(delta=c.adwin_delta, clock=c.adwin_clock)
 
 
 def _page_hinkley(c: MonitorConfig, seed: int) -> drift.PageHinkley:
     return drift.PageHinkley(min_instances=c.ph_min_instances, delta=c.ph_delta, threshold=c.ph_threshold)
 
 
-def _kswin(c: MonitorConfig, seed: int) -> drift.KSWIN:
-    return drift.KSWIN(alpha=c.kswin_alpha, window_size=c.kswin_window, stat_size=c.kswin_stat_size, seed=seed)
+def _kswin(c: MonitorConfig, seed: int) -> KSWIN:
+    return KSWIN(alpha=c.kswin_alpha, window_size=c.kswin_window, stat_size=c.kswin_stat_size, seed=seed)
 
 
 RIVER: dict[str, RiverSpec] = {
-    "adwin": RiverSpec(_adwin, standardized_means, lambda c: c.adwin_delta),
     "page_hinkley": RiverSpec(_page_hinkley, standardized_means, lambda c: c.ph_threshold),
-    "kswin": RiverSpec(_kswin, thinned_values, lambda c: c.kswin_alpha, score_only=True),
+}
+
+STREAMING: dict[str, StreamingSpec] = {
+    # KS is invariant under the (monotone) mid-rank transform: KSWIN reads the raw scores
+    "adwin": StreamingSpec(_adwin, lambda c: c.adwin_delta, lambda c: 1, transform=True),
+    "kswin": StreamingSpec(
+        _kswin,
+        lambda c: min_rejecting_distance(c.kswin_stat_size, c.kswin_alpha),
+        lambda c: c.kswin_every,
+        transform=False,
+        score_only=True,
+    ),
 }
 
 
 def build_detectors(reference: ReferenceProfile, config: MonitorConfig) -> list[Detector]:
     """The detectors named in ``config.detectors``, in that order."""
     window_tests: dict[str, type[PsiDetector | KsDetector]] = {"psi": PsiDetector, "ks": KsDetector}
-    return [
-        window_tests[name](reference, config) if name in window_tests else RiverDetector(name, reference, config)
-        for name in config.detectors
-    ]
+    detectors: list[Detector] = []
+    for name in config.detectors:
+        if name in window_tests:
+            detectors.append(window_tests[name](reference, config))
+        elif name in STREAMING:
+            detectors.append(StreamingDetector(name, reference, config))
+        else:
+            detectors.append(RiverDetector(name, reference, config))
+    return detectors

@@ -29,8 +29,8 @@ PENDING = Gauge("rtml_monitor_join_pending", "Predictions and labels waiting for
 
 
 def report(runner: MonitorRunner, result: BatchResult) -> None:
+    """The counters, after each batch."""
     model = runner.config.model
-    monitor = runner.monitor
     for event in result.events:
         DRIFT_EVENTS.labels(model, event.kind or "feature", event.detector).inc()
     RECORDS.labels(model, runner.config.predictions_topic).inc(result.predictions)
@@ -38,6 +38,12 @@ def report(runner: MonitorRunner, result: BatchResult) -> None:
     LABELS_JOINED.labels(model).inc(result.joined)
     JOIN_EXPIRED.labels(model, "prediction").inc(result.expired[0])
     JOIN_EXPIRED.labels(model, "label").inc(result.expired[1])
+
+
+def report_state(runner: MonitorRunner) -> None:
+    """The gauges, at each checkpoint (every few seconds: the performance figures sort 2000 outcomes)."""
+    model = runner.config.model
+    monitor = runner.monitor
     for (kind, detector, feature), value in monitor.latest.items():
         if detector != "psi":
             continue

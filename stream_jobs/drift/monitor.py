@@ -5,12 +5,16 @@ it returns; tests feed it lists. Shadow predictions are skipped. Predictions of 
 whose reference is loaded join their labels but stay out of the windows (no alarm compares a model's scores
 with another model's reference); ``reset`` loads a new champion's reference and restarts windows, detectors,
 debounce and performance. ``snapshot`` / ``restore`` turn everything but the join store into bytes (pickle:
-this is the monitor's own state on its own changelog topic, never a model artifact).
+this is the monitor's own state on its own changelog topic, never a model artifact); the adapter leaves the
+reference profile out too and hands it back to ``restore``.
 """
 
 from __future__ import annotations
 
+import copyreg
 import fnmatch
+import hashlib
+import io
 import pickle
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ from schemas.label import Label
 from schemas.prediction import Prediction
 from stream_jobs.drift.config import MonitorConfig
 from stream_jobs.drift.debounce import Alarm, Debouncer
-from stream_jobs.drift.detectors import Finding, build_detectors
+from stream_jobs.drift.detectors import Finding, StreamingDetector, build_detectors
 from stream_jobs.drift.joins import Outcome, OutcomeJoin
 from stream_jobs.drift.performance import RollingPerformance
 from stream_jobs.drift.windows import ClosedWindow, WindowAccumulator
@@ -84,6 +88,7 @@ class DriftMonitor:
             ts = np.fromiter((p.ts for p in watched), dtype=np.int64, count=len(watched))
             scores = np.fromiter((p.score for p in watched), dtype=np.float64, count=len(watched))
             X = self.windows.matrix([p.features for p in watched])
+            events += self._streamed(ts, X, scores)
             for window in self.windows.add(ts, X, scores):
                 events += self._window_closed(window)
         return events + self.observe_outcomes(outcomes)
@@ -105,6 +110,16 @@ class DriftMonitor:
         return self.join.expire() if self.join.due() else (0, 0)
 
     # Events.
+
+    def _streamed(self, ts: np.ndarray, X: np.ndarray, scores: np.ndarray) -> list[DriftEvent]:
+        """Feed the streaming detectors; an alarm becomes an event at once, timed at the value that raised it."""
+        fired = [hit for d in self.detectors if isinstance(d, StreamingDetector) for hit in d.observe(ts, X, scores)]
+        events = []
+        for at, finding in sorted(fired, key=lambda hit: hit[0]):
+            self.latest[finding.key] = finding.statistic
+            start = int(ts[0])
+            events += [self._event(a, start, at, self.windows.index) for a in self.debouncer.update([finding], at)]
+        return events
 
     def _window_closed(self, window: ClosedWindow) -> list[DriftEvent]:
         self.counts.windows += 1
@@ -145,16 +160,29 @@ class DriftMonitor:
 
     # State.
 
-    def snapshot(self) -> bytes:
-        """Everything but the join store, as bytes for the state table."""
-        return pickle.dumps((SNAPSHOT_FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
+    def snapshot(self, *, reference: bool = True) -> bytes:
+        """Everything but the join store, as bytes for the state table. ``reference=False`` leaves the reference
+        profile out (its feature names and a digest stand in for it; ``restore`` then needs the profile): a few
+        KB of window and detector state instead of the profile's 1000-value samples per column on every write."""
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        if not reference:
+            pickler.dispatch_table = {**copyreg.dispatch_table, ReferenceProfile: _reference_placeholder}
+        pickler.dump((SNAPSHOT_FORMAT, self))
+        return buffer.getvalue()
 
     @classmethod
-    def restore(cls, data: bytes, joins: MutableMapping[str, Any] | None = None) -> DriftMonitor:
-        """The monitor a ``snapshot`` was taken of, its join reading ``joins`` (the restored table)."""
+    def restore(
+        cls, data: bytes, joins: MutableMapping[str, Any] | None = None, reference: ReferenceProfile | None = None
+    ) -> DriftMonitor:
+        """The monitor a ``snapshot`` was taken of, its join reading ``joins`` (the restored table). A snapshot
+        taken without its reference needs ``reference``: the same profile (narrowed to the watched features as
+        the snapshot's was), else ``ValueError``."""
         try:
-            fmt, monitor = pickle.loads(data)  # noqa: S301  # our own state, from our own changelog topic
-        except (pickle.UnpicklingError, TypeError, ValueError, EOFError, AttributeError, ImportError):
+            fmt, monitor = _SnapshotUnpickler(io.BytesIO(data), reference).load()
+        except _ReferenceError as exc:
+            raise ValueError(str(exc)) from None
+        except (pickle.UnpicklingError, TypeError, ValueError, EOFError, AttributeError, ImportError, IndexError):
             fmt, monitor = None, None
         if fmt != SNAPSHOT_FORMAT or not isinstance(monitor, cls):
             raise ValueError(f"not a drift monitor snapshot of format {SNAPSHOT_FORMAT}")
@@ -173,3 +201,47 @@ def watched_features(reference: ReferenceProfile, patterns: Sequence[str]) -> Re
             f"(RTML_MONITOR_FEATURES); it has {reference.feature_names}"
         )
     return msgspec.structs.replace(reference, feature_names=[f.name for f in kept], features=kept)
+
+
+# A reference profile left out of a snapshot: pickled as a call of ``_unresolved_reference`` with its feature
+# names and digest, which ``_SnapshotUnpickler`` resolves against the profile given to ``restore``.
+
+
+class _ReferenceError(Exception):
+    pass
+
+
+def _digest(reference: ReferenceProfile) -> str:
+    return hashlib.blake2b(msgspec.json.encode(reference), digest_size=16).hexdigest()
+
+
+def _reference_placeholder(reference: ReferenceProfile) -> tuple[Any, tuple[tuple[str, ...], str]]:
+    return _unresolved_reference, (tuple(reference.feature_names), _digest(reference))
+
+
+def _unresolved_reference(names: tuple[str, ...], digest: str) -> ReferenceProfile:
+    raise _ReferenceError("this snapshot was taken without its reference profile: restore it with reference=")
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, reference: ReferenceProfile | None) -> None:
+        super().__init__(file)
+        self.reference = reference
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, _unresolved_reference.__name__) and self.reference is not None:
+            return self._resolve
+        return super().find_class(module, name)
+
+    def _resolve(self, names: tuple[str, ...], digest: str) -> ReferenceProfile:
+        given = self.reference
+        assert given is not None
+        if tuple(given.feature_names) != names:
+            try:
+                kept = [given.feature(name) for name in names]
+            except KeyError as exc:
+                raise _ReferenceError(f"the given reference lacks a watched feature: {exc.args[0]}") from None
+            given = msgspec.structs.replace(given, feature_names=list(names), features=kept)
+        if _digest(given) != digest:
+            raise _ReferenceError("the snapshot was taken against another reference profile than the given one")
+        return given

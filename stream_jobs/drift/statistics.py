@@ -60,3 +60,14 @@ def standardized_mean(reference: Binned, mean: float, n: int) -> float | None:
 
 def severity_for_psi(value: float, warning: float, critical: float) -> Severity:
     return "critical" if value > critical else "warning" if value > warning else "info"
+
+
+def mid_ranks(sorted_sample: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's mid-rank in the reference's sorted sample, in [0, 1] (the reference CDF, ties split).
+
+    While values come from the reference's distribution these are about uniform with mean 1/2, whatever the
+    feature's shape (a lognormal amount, a count with atoms, a flag): one bounded signal for ADWIN.
+    """
+    below = np.searchsorted(sorted_sample, values, side="left")
+    upto = np.searchsorted(sorted_sample, values, side="right")
+    return (below + upto) / (2.0 * len(sorted_sample))

@@ -2,8 +2,10 @@
 
 - Detection delay on river's abrupt example stream (1000 draws from {0, 1}, then 1000 from {4..7}, seeded 12345):
   river's own detectors on every value, as its docs show them (ADWIN: change at index 1023, 23 samples late;
-  KSWIN alpha=1e-4 seed=42: 1016, 16 late), beside the monitor's detectors, which see windows (the reference
-  profile is built from a separate draw of the first regime).
+  KSWIN alpha=1e-4 seed=42: 1016, 16 late), beside the monitor's: streaming ADWIN (every value's mid-rank in
+  the reference) and KSWIN, and the window tests (the reference profile is built from a separate draw of the
+  first regime). KSWIN's defaults are stricter than river's documented example (alpha 1e-6, window 300, every
+  2nd value: false alarms); it is also run with the example's parameters.
 - False alarms per 100k stationary predictions (tests/support/drift_stream.py, three seeds), default settings.
 - Predictions per second through ``DriftMonitor.observe`` (decoded records in, events out), all detectors and
   the window tests only, on one core of this machine (shared: the figures are indicative).
@@ -21,6 +23,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,19 +55,22 @@ def first_detection(detector: object, stream: list[int]) -> int | None:
     return None
 
 
-def monitor_delays(window: int) -> dict[str, int | None]:
-    """Samples after the change until each of the monitor's detectors raised its event."""
+def monitor_delays(window: int, **config: Any) -> dict[str, int | None]:
+    """Samples after the change until each of the monitor's detectors raised its event (on ``x`` or the score).
+
+    The stream is fed as feature ``x`` and as the score (KSWIN watches the score only)."""
     rng = random.Random(1)
-    train = np.array([[v] for v in rng.choices([0, 1], k=5000)], dtype=np.float64)
-    reference = build_profile(train, np.full(5000, 0.5), ["x"])
-    monitor = DriftMonitor("bench", reference, None, MonitorConfig(window_size=window, min_window_values=10))
-    found: dict[str, int | None] = dict.fromkeys(MonitorConfig().detectors)
+    first = rng.choices([0, 1], k=5000)
+    train = np.array([[v] for v in first], dtype=np.float64)
+    reference = build_profile(train, np.array(first, dtype=np.float64), ["x"])
+    monitor = DriftMonitor("bench", reference, None, MonitorConfig(window_size=window, min_window_values=10, **config))
+    found: dict[str, int | None] = dict.fromkeys(monitor.config.detectors)
     for i, value in enumerate(river_stream()):
         p = Prediction(
-            event_id=f"e{i}", model="bench", version="1", score=0.5, label=1, features={"x": value}, ts=i, scored_at=i
+            event_id=f"e{i}", model="bench", version="1", score=value, label=1, features={"x": value}, ts=i, scored_at=i
         )
         for event in monitor.observe([p]):
-            if event.kind == "feature" and found[event.detector] is None:
+            if found[event.detector] is None:
                 found[event.detector] = i - CHANGE_AT
     return found
 
@@ -99,7 +105,11 @@ def report() -> None:
     print(f"  river PageHinkley() on every value:           {first_detection(drift.PageHinkley(), stream)}")
     for window in (50, 500):
         delays = ", ".join(f"{name} {delay}" for name, delay in monitor_delays(window).items())
-        print(f"  monitor, windows of {window:>3} predictions:       {delays}")
+        print(f"  monitor defaults, windows of {window:>3}:         {delays}")
+    example = monitor_delays(
+        500, detectors=("kswin",), kswin_alpha=1e-4, kswin_window=100, kswin_stat_size=30, kswin_every=1
+    )
+    print(f"  monitor KSWIN, river's example parameters:    {example['kswin']}")
     counts = false_alarms()
     print(f"False alarms per {STATIONARY:,} stationary predictions (+ their labels), 3 seeds: {counts}")
     for name, detectors in (("all detectors", MonitorConfig().detectors), ("psi + ks only", ("psi", "ks"))):

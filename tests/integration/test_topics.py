@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka.admin import ConfigResource
 
 from rtml.kafka.clients import admin_client
@@ -45,6 +47,10 @@ def test_create_repairs_a_drifted_config(settings: Settings) -> None:
         [ConfigResource("topic", "labels.transactions", incremental_configs=[entry])]
     ).values():
         future.result(timeout=10)
+    # KRaft applies the change when the broker replays its metadata record: wait until it reads back
+    deadline = time.monotonic() + 15
+    while _config(settings, "labels.transactions")["retention.ms"] != "1000" and time.monotonic() < deadline:
+        time.sleep(0.1)
     results = {r.name: r for r in create_topics(admin, topic_specs(settings))}
     assert results["labels.transactions"].action == "updated"
     assert _config(settings, "labels.transactions")["retention.ms"] == str(30 * 86_400_000)

@@ -86,7 +86,7 @@ def latest_snapshot(settings: Settings, run: str) -> DriftMonitor | None:
                 offset = message.offset()
                 last = message.value() or last
     consumer.close()
-    return DriftMonitor.restore(last) if last else None
+    return DriftMonitor.restore(last, reference=reference_profile()) if last else None  # written without it
 
 
 def wait_for(settings: Settings, run: str, ready: object, seconds: float = 240) -> DriftMonitor:

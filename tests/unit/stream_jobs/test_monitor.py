@@ -45,9 +45,10 @@ def test_an_abrupt_shift_gives_one_event_per_detector_group_within_a_few_hundred
     by_group = Counter((e.kind, e.detector) for e in events)
     assert all(n == 1 for n in by_group.values()), by_group
     delays = {(e.kind, e.detector): position(e) - shift_at for e in events}
-    # golden: the window tests fire at the first or second window after the shift, the river detectors later
+    # golden: streaming ADWIN / KSWIN within ~200 predictions, the window tests at the end of the shifted window
     assert delays[("feature", "psi")] <= 750 and delays[("feature", "ks")] <= 750
     assert delays[("prediction", "psi")] <= 750
+    assert delays[("feature", "adwin")] <= 250 and delays[("prediction", "kswin")] <= 250
     psi = next(e for e in events if (e.kind, e.detector) == ("feature", "psi"))
     assert psi.feature == "amount" and psi.evidence["features"] == "amount" and psi.severity != "info"
     assert psi.version == "1" and psi.drift_id and psi.evidence["live_mean"] > psi.evidence["reference_mean"]
@@ -60,14 +61,14 @@ def test_golden_detection_positions() -> None:
     assert got == GOLDEN
 
 
-GOLDEN = [  # shift at 10_250; positions are the last prediction of the window that raised the event
-    ("feature", "adwin", "amount", 15999),
+GOLDEN = [  # shift at 10_250; window tests: the last prediction of the window; streaming: the value that fired
+    ("feature", "adwin", "amount", 10399),
     ("feature", "ks", "amount", 10499),
     ("feature", "page_hinkley", "amount", 11499),
     ("feature", "psi", "amount", 10499),
-    ("prediction", "adwin", None, 15999),
+    ("prediction", "adwin", None, 10399),
     ("prediction", "ks", None, 10499),
-    ("prediction", "kswin", None, 11499),
+    ("prediction", "kswin", None, 10372),
     ("prediction", "page_hinkley", None, 11499),
     ("prediction", "psi", None, 10499),
 ]
@@ -96,6 +97,21 @@ def test_snapshot_and_restore_continue_identically() -> None:
     assert store_a == store_b and a.performance.seen == b.performance.seen == 12_000
     with pytest.raises(ValueError):
         DriftMonitor.restore(b"\x80\x05K\x02.")
+
+
+def test_a_snapshot_without_its_reference_restores_against_the_same_profile_only() -> None:
+    preds, _ = predictions(6_000, seed=7, shift_at=3_200)
+    a = DriftMonitor("fraud", reference(), "1", MonitorConfig(features=("amount", "hour")))
+    run(a, preds[:3_200])
+    lean = a.snapshot(reference=False)
+    assert len(a.snapshot()) - len(lean) > 3 * 1000 * 8  # 2 features and the score: their samples stay out
+    b = DriftMonitor.restore(lean, reference=reference())  # the whole profile: narrowed as the snapshot's was
+    assert b.reference == a.reference and b.windows.reference is b.reference
+    assert run(a, preds[3_200:]) == run(b, preds[3_200:]) != []
+    with pytest.raises(ValueError, match="without its reference"):
+        DriftMonitor.restore(lean)
+    with pytest.raises(ValueError, match="another reference"):
+        DriftMonitor.restore(lean, reference=reference_profile(seed=5))
 
 
 def test_reset_restarts_windows_and_detectors() -> None:
