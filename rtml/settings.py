@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     kafka_controller_port: Port = 9093
     redis_port: Port = 6379
     prometheus_port: Port = 9090
+    # The CDC source (issue 7; docs/decisions/0013): PostgreSQL off the usual 5432 (a Debian cluster may hold it),
+    # the Kafka Connect worker's REST port.
+    postgres_port: Port = 15432
+    connect_port: Port = 8083
 
     # Point at existing services instead of the local stack.
     bootstrap_servers: str | None = None
@@ -56,6 +60,23 @@ class Settings(BaseSettings):
     kafka_heap: str = "1g"
     redis_server: str = "redis-server"
     prometheus: str = "prometheus"
+    # PostgreSQL: server binaries (None: the newest /usr/lib/postgresql/<version>/bin, else PATH); the OS user it
+    # runs as (None: ``postgres`` when rtml runs as root, since PostgreSQL refuses root, else the current user).
+    postgres_bin_dir: Path | None = None
+    postgres_os_user: str | None = None
+    postgres_user: str = "rtml"  # superuser role; Debezium connects as it (local stack only)
+    postgres_password: str = "rtml"
+    postgres_db: str = "bank"
+    # The demo database is seeded once from the generator's population: ids match the transactions of
+    # `rtml produce transactions --seed <bank_seed> --customers <bank_customers>`.
+    bank_seed: int = Field(default=0, ge=0)
+    bank_customers: int = Field(default=1000, ge=1)
+    bank_merchants: int = Field(default=200, ge=1)
+    # Kafka Connect (distributed mode, one worker) running the Debezium PostgreSQL connector.
+    connect_heap: str = "512m"
+    connect_group: str = "rtml-connect"
+    connect_connector: str = "bank-cdc"
+    connect_exactly_once: bool = True
     start_timeout_s: float = Field(default=90.0, gt=0)
     stop_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -238,6 +259,10 @@ class Settings(BaseSettings):
     @property
     def prometheus_url(self) -> str:
         return f"http://{self.host}:{self.prometheus_port}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://{self.host}:{self.connect_port}"
 
 
 class SettingsError(Exception):

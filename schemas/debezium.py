@@ -4,15 +4,16 @@ The envelope is the JSON converter's, without schemas (``value.converter.schemas
 the schemas-enabled form ``{"schema": ..., "payload": {...}}`` is accepted too and unwrapped by
 ``DebeziumCodec``. Rows of the demo ``bank`` database are ``Customer`` and ``Merchant``.
 
-What the row types assume of the connector (Debezium PostgreSQL, pgoutput):
+What the row types assume of the connector (Debezium PostgreSQL, pgoutput; ``infra/debezium/``):
 
-- timestamps are epoch **milliseconds** (ints): ``bigint`` columns, or ``timestamp`` columns with
+- timestamps are epoch **milliseconds** (ints): ``timestamp`` columns with
   ``time.precision.mode=connect`` (the default ``adaptive`` mode writes microseconds, and
   ``timestamptz`` always comes as an ISO string);
 - ``numeric`` columns are JSON numbers: ``decimal.handling.mode=double`` (the default ``precise``
   writes base64 bytes);
 - tables use ``REPLICA IDENTITY FULL``, so a delete's ``before`` carries the whole row (with
-  ``DEFAULT`` it holds only the key and fails the row type).
+  ``DEFAULT`` it holds only the key and fails the row type);
+- topics are ``<topic.prefix>.<schema>.<table>`` with prefix ``cdc`` and the tables in schema ``bank``.
 
 A delete is followed by a tombstone (null value) for compaction: that is "key deleted", not a
 record, and is not passed to ``decode``.
@@ -29,32 +30,29 @@ from schemas.errors import RuleViolation, SchemaError
 from schemas.fields import CountryCode, EpochMs, Id, Name
 
 Op = Literal["c", "u", "d", "r", "t"]  # create, update, delete, read (snapshot), truncate
-RiskTier = Literal["low", "medium", "high"]
 RowT = TypeVar("RowT")
 
 _NEEDS_AFTER = frozenset({"c", "u", "r"})
 
 
 class Customer(msgspec.Struct, forbid_unknown_fields=False):
-    """A row of ``bank.customers``."""
+    """A row of ``bank.customers`` (``infra/postgres/bank.sql``); ``id`` is the generator's ``customer_id``.
+    Columns added to the table later arrive as extra fields and are ignored."""
 
-    customer_id: Id
-    name: Annotated[str, msgspec.Meta(max_length=256)]
-    country: CountryCode
+    id: Id
     segment: Name
+    country: CountryCode
     credit_limit: Annotated[float, msgspec.Meta(ge=0)]
-    created_at: EpochMs
-    updated_at: EpochMs
+    account_opened_at: EpochMs
+    risk_flags: list[Name] = msgspec.field(default_factory=list)
 
 
 class Merchant(msgspec.Struct, forbid_unknown_fields=False):
-    """A row of ``bank.merchants``."""
+    """A row of ``bank.merchants``; ``id`` is the generator's ``merchant_id``."""
 
-    merchant_id: Id
-    name: Annotated[str, msgspec.Meta(max_length=256)]
+    id: Id
     category: Name
     country: CountryCode
-    risk_tier: RiskTier
 
 
 class DebeziumSource(msgspec.Struct, forbid_unknown_fields=False):

@@ -13,7 +13,9 @@ from rtml.stack.supervisor import Stack
 
 console = Console(highlight=False)
 
-Only = Annotated[str | None, typer.Option("--only", help="Comma-separated subset: kafka,redis,prometheus.")]
+Only = Annotated[
+    str | None, typer.Option("--only", help="Comma-separated subset: kafka,redis,prometheus,postgres,connect.")
+]
 
 
 def _only(only: str | None) -> list[str] | None:
@@ -21,7 +23,8 @@ def _only(only: str | None) -> list[str] | None:
 
 
 def up(only: Only = None) -> None:
-    """Start the local stack (Kafka KRaft broker, Redis, Prometheus) and wait until each is ready."""
+    """Start the local stack (Kafka KRaft broker, Redis, Prometheus, PostgreSQL, Kafka Connect with Debezium)
+    and wait until each is ready."""
     stack = Stack(load_settings())
     for svc in stack.select(_only(only)):
         with console.status(f"starting {svc.name} ..."):
@@ -45,13 +48,14 @@ def down(only: Only = None) -> None:
 
 
 def status() -> None:
-    """Show each service: pid, readiness, address, log file. Exit 1 when any is not ready."""
+    """Show each service: pid, readiness, address, log file, and details (the CDC connector's state and
+    replication slot lag). Exit 1 when any is not ready."""
     stack = Stack(load_settings())
-    table = Table("service", "state", "pid", "address", "log")
+    table = Table("service", "state", "pid", "address", "log", "detail")
     rows = stack.status()
     for row in rows:
         state = "[green]ready[/]" if row.ready else ("[yellow]starting/unhealthy[/]" if row.pid else "[red]stopped[/]")
-        table.add_row(row.name, state, str(row.pid or "-"), row.address, row.log_file)
+        table.add_row(row.name, state, str(row.pid or "-"), row.address, row.log_file, row.detail)
     console.print(table)
     if not all(row.ready for row in rows):
         raise typer.Exit(1)

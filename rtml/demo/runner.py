@@ -105,7 +105,8 @@ class DemoRunner:
         from rtml.kafka.clients import check_reachable
         from rtml.topics import create_topics, topic_specs
 
-        up(only=None)
+        # The services the demo's loop uses; PostgreSQL and Debezium join once the feature job reads the CDC topics.
+        up(only="kafka,redis,prometheus")
         results = create_topics(check_reachable(self.settings), topic_specs(self.settings))
         self.say(f"[green]✓[/] {len(results)} topics ready")
         for name, value in DEMO_ENVIRONMENT.items():

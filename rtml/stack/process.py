@@ -50,8 +50,10 @@ class ManagedProcess:
         ports: Sequence[tuple[str, int, str]],
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        user: str | None = None,
     ) -> int:
-        """Start the process unless it already runs. ``ports`` are (host, port, setting) it will bind."""
+        """Start the process unless it already runs. ``ports`` are (host, port, setting) it will bind;
+        ``user``: run it as that OS user (its primary group, no other groups; needs root)."""
         if (pid := self.pid()) is not None:
             return pid
         for host, port, setting in ports:
@@ -62,6 +64,7 @@ class ManagedProcess:
                     f"{self.name}: port {port} on {host} is already in use{who}; "
                     f"stop that process or choose another port with {setting}=<port>"
                 )
+        account = os_account(user)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
@@ -74,6 +77,9 @@ class ManagedProcess:
                     env={**os.environ, **(env or {})},
                     cwd=cwd,
                     start_new_session=True,  # Ctrl-C in the shell does not kill the stack
+                    user=account[0] if account else None,
+                    group=account[1] if account else None,
+                    extra_groups=[] if account else None,
                 )
             except FileNotFoundError:
                 raise StackError(
@@ -117,6 +123,19 @@ class ManagedProcess:
         except FileNotFoundError:
             return "(no log yet)"
         return "\n".join("    " + line for line in text[-lines:])
+
+
+def os_account(user: str | None) -> tuple[int, int] | None:
+    """(uid, primary gid) of ``user``; None for None (the current user)."""
+    if user is None:
+        return None
+    import pwd
+
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise StackError(f"OS user {user!r} does not exist; create it or choose another one") from None
+    return account.pw_uid, account.pw_gid
 
 
 def _start_time(pid: int) -> str | None:

@@ -43,7 +43,7 @@ class LocalService(ABC):
         if (pid := self.process.pid()) is not None:
             return pid
         self.dir.mkdir(parents=True, exist_ok=True)
-        pid = self.process.start(self.prepare(), ports=self.ports(), env=self.env())
+        pid = self.process.start(self.prepare(), ports=self.ports(), env=self.env(), user=self.os_user())
         self.process.wait_ready(self.ready, self.settings.start_timeout_s)
         return pid
 
@@ -52,6 +52,14 @@ class LocalService(ABC):
 
     def env(self) -> dict[str, str]:
         return {}
+
+    def os_user(self) -> str | None:
+        """The OS user the process runs as; None: the current one."""
+        return None
+
+    def detail(self) -> str:
+        """One line for `rtml status` beyond ready/not ready (a connector's state, a lag); empty by default."""
+        return ""
 
     def render(self, template: str, target: Path, **values: object) -> Path:
         source = self.settings.infra_dir / template

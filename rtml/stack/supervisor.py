@@ -1,4 +1,5 @@
-"""Start, stop and report the local stack: Kafka, Redis, Prometheus, in dependency order."""
+"""Start, stop and report the local stack: Kafka, Redis, Prometheus, PostgreSQL, Kafka Connect (Debezium), in
+dependency order (stopped in the reverse one)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rtml.settings import Settings
+from rtml.stack.connect import ConnectService
 from rtml.stack.kafka import KafkaService
+from rtml.stack.postgres import PostgresService
 from rtml.stack.process import StackError
 from rtml.stack.prometheus import PrometheusService
 from rtml.stack.redis import RedisService
@@ -16,6 +19,8 @@ SERVICES: dict[str, type[LocalService]] = {
     "kafka": KafkaService,
     "redis": RedisService,
     "prometheus": PrometheusService,
+    "postgres": PostgresService,
+    "connect": ConnectService,  # needs kafka and postgres
 }
 
 
@@ -26,6 +31,7 @@ class ServiceStatus:
     ready: bool
     address: str
     log_file: str
+    detail: str = ""
 
 
 class Stack:
@@ -57,4 +63,7 @@ class Stack:
 
     def _status(self, svc: LocalService) -> ServiceStatus:
         pid = svc.process.pid()
-        return ServiceStatus(svc.name, pid, pid is not None and svc.ready(), svc.address, str(svc.process.log_file))
+        detail = svc.detail() if pid is not None else ""
+        return ServiceStatus(
+            svc.name, pid, pid is not None and svc.ready(), svc.address, str(svc.process.log_file), detail
+        )

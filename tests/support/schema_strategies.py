@@ -135,21 +135,18 @@ def _model_updates(draw: st.DrawFn) -> ModelUpdate:
 
 customers = st.builds(
     Customer,
-    customer_id=ids,
-    name=st.text(max_size=30),
-    country=countries,
+    id=ids,
     segment=names,
+    country=countries,
     credit_limit=st.floats(min_value=0, allow_infinity=False),
-    created_at=epoch_ms,
-    updated_at=epoch_ms,
+    account_opened_at=epoch_ms,
+    risk_flags=st.lists(names, max_size=3),
 )
 merchants = st.builds(
     Merchant,
-    merchant_id=ids,
-    name=st.text(max_size=30),
+    id=ids,
     category=names,
     country=countries,
-    risk_tier=st.sampled_from(["low", "medium", "high"]),
 )
 sources = st.builds(
     DebeziumSource,
@@ -158,7 +155,7 @@ sources = st.builds(
     name=st.just("bank"),
     ts_ms=epoch_ms,
     db=st.just("bank"),
-    schema=st.just("public"),
+    schema=st.just("bank"),
     table=names,
     snapshot=st.none() | st.booleans() | st.sampled_from(["true", "false", "last"]),
     lsn=st.none() | st.integers(0, 2**63 - 1),

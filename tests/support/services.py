@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,8 @@ def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
         "redis_port": free_port(),
         "prometheus_port": free_port(),
         "flink_rest_port": free_port(),
+        "postgres_port": free_port(),
+        "connect_port": free_port(),
         "kafka_heap": "768m",
         **overrides,
     }
@@ -37,6 +41,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "RTML_REDIS_PORT": str(settings.redis_port),
         "RTML_PROMETHEUS_PORT": str(settings.prometheus_port),
         "RTML_FLINK_REST_PORT": str(settings.flink_rest_port),
+        "RTML_POSTGRES_PORT": str(settings.postgres_port),
+        "RTML_CONNECT_PORT": str(settings.connect_port),
         "RTML_FLINK_WATERMARK_EMIT": settings.flink_watermark_emit,
         "RTML_KAFKA_HEAP": settings.kafka_heap,
     }
@@ -50,3 +56,15 @@ def running_stack(settings: Settings, only: list[str]) -> Iterator[Stack]:
         yield stack
     finally:
         stack.down()
+
+
+@contextmanager
+def postgres_reachable_dir(prefix: str = "rtml-cdc-") -> Iterator[Path]:
+    """A temp dir that PostgreSQL's OS user can enter (as root the server runs as ``postgres``, and pytest's
+    own temp dirs are 0700), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
