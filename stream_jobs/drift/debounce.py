@@ -4,7 +4,8 @@ A key is armed until a finding on it drifts; it then fires once and stays silent
 quiet (not drifted) for ``rearm_after`` consecutive windows. The alarms that fire in one window are grouped per
 (kind, detector) into one ``Alarm`` (one drift event listing every drifted feature, the strongest first),
 unless that (kind, detector) raised an event less than ``cooldown_ms`` of event time before: then the alarm is
-suppressed (counted), its keys stay fired, and re-arm as usual.
+suppressed (counted), its keys stay fired, and re-arm as usual. An escalation passes the cooldown: an alarm more
+severe than the group's last event (a critical shift of one feature after a warning on another) is reported.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Debouncer:
         self.cooldown_ms = cooldown_ms
         self.quiet: dict[tuple[str, str, str | None], int] = {}  # fired keys -> quiet windows since
         self.last_event: dict[tuple[str, str], int] = {}  # (kind, detector) -> ts of its last event
+        self.last_severity: dict[tuple[str, str], Severity] = {}  # (kind, detector) -> severity of its last event
         self.suppressed = 0
 
     def fired(self, key: tuple[str, str, str | None]) -> bool:
@@ -63,11 +65,15 @@ class Debouncer:
                     del self.quiet[key]
         alarms = []
         for group, fired in new.items():
+            fired.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.statistic / f.threshold if f.threshold else 0.0))
+            alarm = Alarm(fired[::-1])
             last = self.last_event.get(group)
             if last is not None and ts - last < self.cooldown_ms:
-                self.suppressed += 1
-                continue
+                previous = self.last_severity.get(group, "critical")
+                if SEVERITY_ORDER[alarm.severity] <= SEVERITY_ORDER[previous]:
+                    self.suppressed += 1
+                    continue
             self.last_event[group] = ts
-            fired.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.statistic / f.threshold if f.threshold else 0.0))
-            alarms.append(Alarm(fired[::-1]))
+            self.last_severity[group] = alarm.severity
+            alarms.append(alarm)
         return alarms

@@ -27,3 +27,13 @@ def test_cooldown_per_kind_and_detector() -> None:
     assert d.update([f("a", True)], 500) == [] and d.suppressed == 1  # within the cooldown
     assert d.update([f("a", False)], 600) == []
     assert len(d.update([f("a", True)], 1600)) == 1
+
+
+def test_an_escalation_passes_the_cooldown_a_repeat_does_not() -> None:
+    d = Debouncer(rearm_after=3, cooldown_ms=60_000)
+    (warning,) = d.update([f("mean_5m", True, 0.13)], 0)  # a warning on one feature...
+    assert warning.severity == "warning"
+    (critical,) = d.update([f("log_amount", True, 0.27)], 9_000)  # ...does not hide a critical shift of another
+    assert critical.severity == "critical" and critical.top.feature == "log_amount"
+    assert d.update([f("amount", True, 0.4)], 18_000) == [] and d.suppressed == 1  # critical again: cooled down
+    assert d.update([f("hour", True, 0.12)], 20_000) == [] and d.suppressed == 2
