@@ -49,23 +49,8 @@ class Psql:
     def run(self, sql: str, db: str | None = None, *, single_transaction: bool = False, timeout_s: float = 60) -> str:
         """Run ``sql`` (read from stdin) in ``db``; return the unaligned, tuples-only output."""
         s = self.settings
-        argv = [
-            str(self.bin_dir / "psql"),
-            "-X",  # no ~/.psqlrc
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            s.host,
-            "-p",
-            str(s.postgres_port),
-            "-U",
-            s.postgres_user,
-            "-d",
-            db or s.postgres_db,
-        ]
+        argv = [str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]  # -X: no ~/.psqlrc
+        argv += self._connection(db or s.postgres_db)
         if single_transaction:
             argv.append("--single-transaction")
         env = {**os.environ, "PGPASSWORD": s.postgres_password, "PGCONNECT_TIMEOUT": "5", "PGAPPNAME": "rtml"}
@@ -83,22 +68,12 @@ class Psql:
         return out.splitlines()[0] if out else None
 
     def is_ready(self) -> bool:
-        s = self.settings
-        argv = [
-            str(self.bin_dir / "pg_isready"),
-            "-q",
-            "-h",
-            s.host,
-            "-p",
-            str(s.postgres_port),
-            "-U",
-            s.postgres_user,
-            "-d",
-            "postgres",
-            "-t",
-            "1",
-        ]
+        argv = [str(self.bin_dir / "pg_isready"), "-q", *self._connection("postgres"), "-t", "1"]
         try:
             return subprocess.run(argv, timeout=5, check=False).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
+
+    def _connection(self, db: str) -> list[str]:
+        s = self.settings
+        return ["-h", s.host, "-p", str(s.postgres_port), "-U", s.postgres_user, "-d", db]

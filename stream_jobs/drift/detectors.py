@@ -135,6 +135,7 @@ class StreamingDetector(Detector):
         self.config = config
         spec = STREAMING[name]
         self.every = spec.every(config)
+        self.transform = spec.transform
         self.threshold = spec.threshold(config)
         columns: list[tuple[DriftKind, str | None, Binned]] = [("feature", f.name, f) for f in reference.features]
         columns.append(("prediction", None, reference.score))
@@ -155,12 +156,13 @@ class StreamingDetector(Detector):
         for c, (_, column, j, sample) in enumerate(self.columns):
             values = scores if j < 0 else X[:, j]
             finite = np.flatnonzero(np.isfinite(values))
+            seen = self.seen[c]
+            self.seen[c] += len(finite)
             if self.every > 1:  # every k-th finite value, counted across batches
-                finite = finite[(self.seen[c] + np.arange(len(finite))) % self.every == 0]
-            self.seen[c] += int(np.isfinite(values).sum())
+                finite = finite[(seen + np.arange(len(finite))) % self.every == 0]
             if not len(finite):
                 continue
-            signal = mid_ranks(sample, values[finite]) if STREAMING[self.name].transform else values[finite]
+            signal = mid_ranks(sample, values[finite]) if self.transform else values[finite]
             detector = self.detectors[c]
             hit = -1
             for i, value in enumerate(signal.tolist()):
