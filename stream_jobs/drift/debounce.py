@@ -1,11 +1,13 @@
 """One shift, one drift event: alarm states per (kind, detector, feature) and a cooldown per (kind, detector).
 
-A key is armed until a finding on it drifts; it then fires once and stays silent until its findings have been
-quiet (not drifted) for ``rearm_after`` consecutive windows. The alarms that fire in one window are grouped per
-(kind, detector) into one ``Alarm`` (one drift event listing every drifted feature, the strongest first),
-unless that (kind, detector) raised an event less than ``cooldown_ms`` of event time before: then the alarm is
-suppressed (counted), its keys stay fired, and re-arm as usual. An escalation passes the cooldown: an alarm more
-severe than the group's last event (a critical shift of one feature after a warning on another) is reported.
+A key is armed until a finding on it drifts; it then fires once and stays silent until its findings have been quiet
+(not drifted) for ``rearm_after`` consecutive windows, or until it drifts more severely than when it fired (a
+feature whose PSI starts at a warning and grows past the critical bound fires again, as critical). The alarms that
+fire in one window are grouped per (kind, detector) into one ``Alarm`` (one drift event listing every drifted
+feature, the strongest first), unless that (kind, detector) raised an event less than ``cooldown_ms`` of event time
+before: then the alarm is suppressed (counted), its keys stay fired, and re-arm as usual. An escalation passes the
+cooldown: an alarm more severe than the group's last event (a critical shift of one feature after a warning on
+another) is reported.
 """
 
 from __future__ import annotations
@@ -43,9 +45,16 @@ class Debouncer:
         self.rearm_after = rearm_after
         self.cooldown_ms = cooldown_ms
         self.quiet: dict[tuple[str, str, str | None], int] = {}  # fired keys -> quiet windows since
+        self.level: dict[tuple[str, str, str | None], Severity] = {}  # fired keys -> the severity they fired at
         self.last_event: dict[tuple[str, str], int] = {}  # (kind, detector) -> ts of its last event
         self.last_severity: dict[tuple[str, str], Severity] = {}  # (kind, detector) -> severity of its last event
         self.suppressed = 0
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Snapshots taken before ``level`` existed: their fired keys count as fired at their worst."""
+        self.__dict__.update(state)
+        if "level" not in state:
+            self.level = {key: "critical" for key in self.quiet}
 
     def fired(self, key: tuple[str, str, str | None]) -> bool:
         return key in self.quiet
@@ -56,13 +65,16 @@ class Debouncer:
         for finding in findings:
             key = finding.key
             if finding.drifted:
-                if key not in self.quiet:
+                fired_at = self.level.get(key) if key in self.quiet else None
+                if fired_at is None or SEVERITY_ORDER[finding.severity] > SEVERITY_ORDER[fired_at]:
                     new.setdefault((finding.kind, finding.detector), []).append(finding)
+                    self.level[key] = finding.severity
                 self.quiet[key] = 0
             elif key in self.quiet:
                 self.quiet[key] += 1
                 if self.quiet[key] >= self.rearm_after:
                     del self.quiet[key]
+                    self.level.pop(key, None)
         alarms = []
         for group, fired in new.items():
             fired.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.statistic / f.threshold if f.threshold else 0.0))

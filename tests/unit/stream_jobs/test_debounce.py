@@ -37,3 +37,30 @@ def test_an_escalation_passes_the_cooldown_a_repeat_does_not() -> None:
     assert critical.severity == "critical" and critical.top.feature == "log_amount"
     assert d.update([f("amount", True, 0.4)], 18_000) == [] and d.suppressed == 1  # critical again: cooled down
     assert d.update([f("hour", True, 0.12)], 20_000) == [] and d.suppressed == 2
+
+
+def test_a_feature_that_grows_from_warning_to_critical_fires_again_once() -> None:
+    d = Debouncer(rearm_after=3, cooldown_ms=60_000)
+    (warning,) = d.update([f("log_amount", True, 0.24)], 0)  # PSI just under the critical bound
+    assert warning.severity == "warning"
+    assert d.update([f("log_amount", True, 0.2)], 5_000) == []  # still a warning: one shift, one event
+    (critical,) = d.update([f("log_amount", True, 0.27)], 10_000)  # past it: escalated, through the cooldown
+    assert critical.severity == "critical" and critical.top.feature == "log_amount"
+    assert d.update([f("log_amount", True, 0.4)], 15_000) == []  # critical again: nothing new
+    assert d.update([f("log_amount", True, 0.15)], 20_000) == []  # falling back is no news either
+    for ts in (25_000, 30_000, 35_000):  # quiet for rearm_after windows: armed again, from scratch
+        assert d.update([f("log_amount", False, 0.05)], ts) == []
+    assert d.update([f("log_amount", True, 0.2)], 200_000)[0].severity == "warning"
+
+
+def test_a_snapshot_from_before_levels_restores_its_fired_keys_as_critical() -> None:
+    import pickle
+
+    d = Debouncer(rearm_after=3, cooldown_ms=0)
+    d.update([f("a", True, 0.2)], 0)
+    state = dict(d.__dict__)
+    del state["level"]
+    old = Debouncer.__new__(Debouncer)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.update([f("a", True, 0.4)], 1) == []  # fired before: no escalation can be told apart

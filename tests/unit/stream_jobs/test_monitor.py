@@ -1,5 +1,6 @@
-"""The monitor core on seeded streams (tests/support/drift_stream.py): no event on a stationary stream, exactly
-one event per detector group on an abrupt shift, at exact positions; snapshot/restore continues identically."""
+"""The monitor core on seeded streams (tests/support/drift_stream.py): no event on a stationary stream, one event
+per detector group and severity on an abrupt shift (a warning on the half-shifted window, then critical once a
+window is all shifted), at exact positions; snapshot/restore continues identically."""
 
 from __future__ import annotations
 
@@ -38,17 +39,22 @@ def test_a_stationary_stream_of_100k_predictions_raises_no_drift_event() -> None
     assert monitor.counts.windows == 200 and monitor.performance.seen == 100_000
 
 
-def test_an_abrupt_shift_gives_one_event_per_detector_group_within_a_few_hundred_predictions() -> None:
+def test_an_abrupt_shift_gives_one_event_per_detector_group_and_severity_within_a_few_hundred_predictions() -> None:
     shift_at = 10_250  # mid-window: the window closing at 10_499 holds 250 shifted predictions
     preds, _ = predictions(20_000, seed=5, shift_at=shift_at)
     events = run(DriftMonitor("fraud", reference(), "1"), preds, batch=137)
-    by_group = Counter((e.kind, e.detector) for e in events)
+    by_group = Counter((e.kind, e.detector, e.severity) for e in events)
     assert all(n == 1 for n in by_group.values()), by_group
-    delays = {(e.kind, e.detector): position(e) - shift_at for e in events}
+    for group in {(e.kind, e.detector) for e in events}:  # severities only rise: never a warning after a critical
+        severities = [e.severity for e in sorted(events, key=position) if (e.kind, e.detector) == group]
+        assert severities in (["warning"], ["critical"], ["warning", "critical"]), (group, severities)
+    first = sorted(events, key=position, reverse=True)
+    delays = {(e.kind, e.detector): position(e) - shift_at for e in first}  # of each group's first event
     # golden: streaming ADWIN / KSWIN within ~200 predictions, the window tests at the end of the shifted window
     assert delays[("feature", "psi")] <= 750 and delays[("feature", "ks")] <= 750
     assert delays[("prediction", "psi")] <= 750
     assert delays[("feature", "adwin")] <= 250 and delays[("prediction", "kswin")] <= 250
+    assert by_group[("feature", "psi", "critical")] == 1  # the all-shifted window escalates PSI to critical
     psi = next(e for e in events if (e.kind, e.detector) == ("feature", "psi"))
     assert psi.feature == "amount" and psi.evidence["features"] == "amount" and psi.severity != "info"
     assert psi.version == "1" and psi.drift_id and psi.evidence["live_mean"] > psi.evidence["reference_mean"]
@@ -63,14 +69,18 @@ def test_golden_detection_positions() -> None:
 
 GOLDEN = [  # shift at 10_250; window tests: the last prediction of the window; streaming: the value that fired
     ("feature", "adwin", "amount", 10399),
-    ("feature", "ks", "amount", 10499),
+    ("feature", "ks", "amount", 10499),  # warning: half the window shifted
+    ("feature", "ks", "amount", 10999),  # critical: all of it
     ("feature", "page_hinkley", "amount", 11499),
     ("feature", "psi", "amount", 10499),
+    ("feature", "psi", "amount", 10999),
     ("prediction", "adwin", None, 10399),
     ("prediction", "ks", None, 10499),
+    ("prediction", "ks", None, 11499),
     ("prediction", "kswin", None, 10372),
     ("prediction", "page_hinkley", None, 11499),
     ("prediction", "psi", None, 10499),
+    ("prediction", "psi", None, 10999),
 ]
 
 
