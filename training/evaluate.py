@@ -1,8 +1,10 @@
 """Offline evaluation of scores against labels: ranking, calibration and a thresholded decision.
 
-Pure functions over arrays (sklearn.metrics underneath). A model is judged on the newest time slice (test);
-its threshold is chosen on the validation slice, never on test. Every report carries the trivial baseline,
-a constant predictor of the train prevalence (ROC-AUC 0.5, PR-AUC = test prevalence), as the bar to beat.
+Pure functions over numpy arrays, equal to sklearn.metrics' (the unit tests compare them); numpy, not sklearn,
+because every training rank imports this module and sklearn's import costs seconds per rank. A model is judged on
+the newest time slice (test); its threshold is chosen on the validation slice, never on test. Every report carries
+the trivial baseline, a constant predictor of the train prevalence (ROC-AUC 0.5, PR-AUC = test prevalence), as the
+bar to beat.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import metrics
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -38,24 +39,38 @@ class Evaluation:
 
 
 def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve; NaN when ``y`` holds a single class."""
-    return float(metrics.roc_auc_score(y, scores)) if _both_classes(y) else math.nan
+    """Area under the ROC curve (Mann-Whitney U, tied scores share their mean rank); NaN with one class."""
+    actual = np.asarray(y).ravel() == 1
+    if not _both_classes(actual):
+        return math.nan
+    positives = int(actual.sum())
+    negatives = len(actual) - positives
+    ranks = _mean_ranks(np.asarray(scores, dtype=np.float64).ravel())
+    return float((ranks[actual].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
     """Average precision (the step-wise area under the precision-recall curve); NaN without positives."""
-    return float(metrics.average_precision_score(y, scores)) if np.any(y == 1) else math.nan
+    actual = np.asarray(y).ravel() == 1
+    if not np.any(actual):
+        return math.nan
+    precision, recall, _ = _pr_points(actual, np.asarray(scores, dtype=np.float64).ravel())
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
 
 
 def brier(y: np.ndarray, scores: np.ndarray) -> float:
     """Mean squared error of the probabilities."""
-    return float(metrics.brier_score_loss(y, scores))
+    return float(np.mean((np.asarray(scores, dtype=np.float64).ravel() - (np.asarray(y).ravel() == 1)) ** 2))
 
 
 def f1_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[float, float, float]:
     """(F1, precision, recall) when every score ``>= threshold`` is flagged; 0 where undefined."""
-    flagged = (np.asarray(scores) >= threshold).astype(np.int64)
-    precision, recall, f1, _ = metrics.precision_recall_fscore_support(y, flagged, average="binary", zero_division=0.0)
+    actual = np.asarray(y).ravel() == 1
+    flagged = np.asarray(scores).ravel() >= threshold
+    hits = int(np.sum(actual & flagged))
+    precision = hits / int(flagged.sum()) if flagged.any() else 0.0
+    recall = hits / int(actual.sum()) if actual.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return float(f1), float(precision), float(recall)
 
 
@@ -66,8 +81,8 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray) -> float:
     """
     if not np.any(y == 1):
         return DEFAULT_THRESHOLD
-    precision, recall, thresholds = metrics.precision_recall_curve(y, scores)
-    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    precision, recall, thresholds = _pr_points(np.asarray(y).ravel() == 1, np.asarray(scores, dtype=np.float64).ravel())
+    precision, recall, thresholds = precision[::-1], recall[::-1], thresholds[::-1]  # lowest first: ties go low
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
     return float(thresholds[int(np.argmax(f1))])
@@ -120,6 +135,27 @@ def report(
             "brier": _greater(trivial.brier, test.brier),
         },
     }
+
+
+def _mean_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values``, ties given the mean of the ranks they span (``scipy.stats.rankdata``)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def _pr_points(actual: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, threshold) at each distinct score, from the highest down: flag every score >= it."""
+    order = np.argsort(-scores, kind="mergesort")
+    ordered, hits = scores[order], actual[order]
+    last = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1]  # the last row of each score
+    true_pos = np.cumsum(hits)[last].astype(np.float64)
+    flagged = (last + 1).astype(np.float64)
+    return true_pos / flagged, true_pos / max(true_pos[-1], 1.0), ordered[last]
 
 
 def _both_classes(y: np.ndarray) -> bool:

@@ -10,7 +10,6 @@ inputs to within the tolerance; otherwise it is deleted and ``ParityError`` rais
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import warnings
@@ -24,12 +23,12 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from training.artifact import FEATURE_NAMES_PROP, file_sha256
 from training.model import FraudMLP, ScoreModel
 
 OPSET = 17
 INPUT_NAME = "features"
 OUTPUT_NAME = "score"
-FEATURE_NAMES_PROP = "rtml.feature_names"
 PARITY_TOLERANCE = 1e-5
 
 M = TypeVar("M", bound=nn.Module)
@@ -116,20 +115,6 @@ def onnx_session(path: str | Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def onnx_feature_names(path: str | Path) -> list[str]:
-    """The feature order written into the model's metadata at export."""
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return list(json.loads(props[FEATURE_NAMES_PROP]))
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cpu_copy(module: M) -> M:

@@ -90,7 +90,7 @@ def _columns(path: str | Path) -> list[str]:
 
 def evaluate_on_holdout(onnx_path: str | Path, training_set_path: str | Path, *, fraction: float = 0.15) -> Evaluation:
     """pr_auc (average precision), roc_auc and brier of the model on the newest ``fraction`` by ``ts``."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    from training.evaluate import brier, pr_auc, roc_auc
 
     model = OnnxScorer(onnx_path)
     present = set(_columns(training_set_path))
@@ -103,10 +103,10 @@ def evaluate_on_holdout(onnx_path: str | Path, training_set_path: str | Path, *,
     y = data["label"][rows].astype(np.int64)
     scores = model.score(X)
     positives = int(y.sum())
-    metrics = {"brier": float(brier_score_loss(y, scores))} if len(y) else {}
+    metrics = {"brier": brier(y, scores)} if len(y) else {}
     if 0 < positives < len(y):
-        metrics["pr_auc"] = float(average_precision_score(y, scores))
-        metrics["roc_auc"] = float(roc_auc_score(y, scores))
+        metrics["pr_auc"] = pr_auc(y, scores)
+        metrics["roc_auc"] = roc_auc(y, scores)
     return Evaluation(metrics=metrics, rows=len(y), positives=positives)
 
 

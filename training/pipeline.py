@@ -131,7 +131,7 @@ def check_artifact(run_dir: Path, model: str) -> None:
     """``TrainingFailed`` unless the run's ONNX file is the one it trained (sha256 in ``run.json``),
     loads, and takes the service's features in the service's order."""
     from feature_pipelines.repository import get_service
-    from training.export import file_sha256, onnx_feature_names
+    from training.artifact import file_sha256, onnx_feature_names
     from training.versions import RunOutput
 
     try:

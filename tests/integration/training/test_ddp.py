@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from tests.support.synthetic_training import FEATURES, LINEAGE, write_synthetic
+from training.artifact import file_sha256, onnx_feature_names
 from training.dataset import load_training_set, time_split
-from training.export import file_sha256, onnx_feature_names, onnx_session
+from training.export import onnx_session
 
 REPO = Path(__file__).resolve().parents[3]
 RANKS = 2

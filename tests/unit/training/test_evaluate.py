@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import training.evaluate as ev
 from training.evaluate import baseline, brier, choose_threshold, evaluate, f1_at, pr_auc, report, roc_auc
 
 Y = np.array([0, 0, 1, 1])
@@ -56,3 +57,28 @@ def test_report_picks_the_threshold_on_validation_and_judges_on_test() -> None:
     assert result["test"]["threshold"] == pytest.approx(0.35) and result["test"]["roc_auc"] == 1.0
     assert result["baseline"]["pr_auc"] == pytest.approx(2 / 6)
     assert result["beats_baseline"] == {"roc_auc": True, "pr_auc": True, "brier": True}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_numpy_metrics_equal_sklearns(seed: int) -> None:
+    from sklearn import metrics
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 3000))
+    y = (rng.random(n) < rng.uniform(0.01, 0.5)).astype(np.int64)
+    y[:2] = [0, 1]
+    scores = rng.random(n)
+    if seed % 2:  # coarse scores: many ties, as a calibrated model on few distinct inputs gives
+        scores = np.round(scores, 1)
+    assert ev.roc_auc(y, scores) == pytest.approx(metrics.roc_auc_score(y, scores), abs=1e-12)
+    assert ev.pr_auc(y, scores) == pytest.approx(metrics.average_precision_score(y, scores), abs=1e-12)
+    assert ev.brier(y, scores) == pytest.approx(metrics.brier_score_loss(y, scores), abs=1e-12)
+    for threshold in (0.05, 0.3, 0.5, 0.95):
+        flagged = (scores >= threshold).astype(np.int64)
+        p, r, f, _ = metrics.precision_recall_fscore_support(y, flagged, average="binary", zero_division=0.0)
+        assert ev.f1_at(y, scores, threshold) == pytest.approx((f, p, r), abs=1e-12)
+    precision, recall, thresholds = metrics.precision_recall_curve(y, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(precision), where=both > 0)
+    assert ev.choose_threshold(y, scores) == thresholds[int(np.argmax(f1))]  # the lowest on ties, as before

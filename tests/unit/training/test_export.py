@@ -7,16 +7,10 @@ import onnx
 import pytest
 import torch
 
+from training.artifact import file_sha256, onnx_feature_names
 from training.calibration import Platt
 from training.dataset import TrainingSet, time_split
-from training.export import (
-    ParityError,
-    check_parity,
-    export_onnx,
-    file_sha256,
-    onnx_feature_names,
-    onnx_session,
-)
+from training.export import ParityError, check_parity, export_onnx, onnx_session
 from training.model import FraudMLP, ScoreModel, fraud_model_from_config
 
 

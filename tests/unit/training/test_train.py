@@ -10,8 +10,9 @@ import pytest
 
 from tests.support.synthetic_training import FEATURES, LINEAGE, fraud_columns, write_synthetic
 from training import evaluate
+from training.artifact import file_sha256
 from training.dataset import load_training_set, time_split, write_training_set
-from training.export import file_sha256, onnx_session
+from training.export import onnx_session
 from training.train import main
 
 
