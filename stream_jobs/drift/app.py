@@ -32,7 +32,7 @@ from schemas.drift import DriftEvent
 from schemas.errors import SchemaError
 from stream_jobs.drift.bucketed import BucketedStore
 from stream_jobs.drift.config import DriftJobConfig
-from stream_jobs.drift.metrics import report, report_state
+from stream_jobs.drift.metrics import init_series, report, report_state
 from stream_jobs.drift.monitor import DriftMonitor
 from stream_jobs.drift.runner import MonitorRunner, RawRecord
 from training.profile import ReferenceProfile
@@ -84,6 +84,7 @@ def build_app(
     joins = app.Table(JOINS_TABLE, partitions=1, use_partitioner=True, key_type=str)
     drift_codec = RecordCodec(DriftEvent, name=config.drift_topic)
     model_key = config.model.encode()
+    init_series(config.model, config.monitor.detectors)
     holder: dict[str, Any] = {}
 
     def runner() -> MonitorRunner:

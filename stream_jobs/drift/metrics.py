@@ -1,11 +1,13 @@
 """Prometheus metrics of the drift monitor (served on ``RTML_MONITOR_METRICS_PORT``, 9104 by default).
 
 ``ml_feature_psi`` and ``ml_model_accuracy`` keep the names of the reference alert rules
-(``ml_feature_psi > 0.2``, ``ml_model_accuracy < 0.85``). Dead letters are counted by the shared
+(``ml_feature_psi > 0.1``, ``ml_model_accuracy < 0.85``: infra/prometheus/rules). Dead letters are counted by the shared
 ``rtml_dead_letters_total{component="drift-<model>"}`` (``rtml.kafka.metrics``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge
 
@@ -26,6 +28,16 @@ JOIN_EXPIRED = Counter(
 RECORDS = Counter("rtml_monitor_records_total", "Records the monitor processed", ["model", "topic"])
 WINDOWS = Gauge("rtml_monitor_windows", "Windows closed since the reference was (re)loaded", ["model"])
 PENDING = Gauge("rtml_monitor_join_pending", "Predictions and labels waiting for each other", ["model"])
+
+
+def init_series(model: str, detectors: Iterable[str]) -> None:
+    """Every drift-event series at 0 from the start, so a detector's first event is a step from 0 to 1 that
+    ``rate``, ``increase`` and ``changes`` see (a series born at 1 shows no change: the dashboards' drift
+    annotations and any alert on the counter would miss it)."""
+    for detector in detectors:
+        for kind in ("feature", "prediction"):
+            DRIFT_EVENTS.labels(model, kind, detector)
+    DRIFT_EVENTS.labels(model, "performance", "adwin")
 
 
 def report(runner: MonitorRunner, result: BatchResult) -> None:

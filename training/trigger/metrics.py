@@ -30,3 +30,13 @@ DRIFT_TO_CHAMPION = Histogram(
 LAST_DRIFT_TO_CHAMPION = Gauge(
     "ml_retrain_last_drift_to_champion_seconds", "The latest drift-to-champion time, in seconds", ["model"]
 )
+
+
+def init_series(model: str) -> None:
+    """Every series at 0 from the start: a first failed run is then a step from 0 to 1 that ``increase`` sees
+    (the RetrainFailed alert and the dashboards' retrain annotations), not a series born at 1."""
+    IN_PROGRESS.labels(model).set(0)
+    for outcome in ("promoted", "challenger", "failed"):
+        RUNS.labels(model, outcome)
+    for decision in ("train", "defer", "skip"):
+        DECISIONS.labels(model, decision)

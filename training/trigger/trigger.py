@@ -118,7 +118,7 @@ class RetrainTrigger:
         self._committed: dict[int, int] = {}
         self._last_tick = 0.0
         self._last_defer = ""
-        metrics.IN_PROGRESS.labels(model).set(0)
+        metrics.init_series(model)
 
     # The loop.
 

@@ -11,18 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.prometheus_names import PROMETHEUS_OWN, exported_series, metric_names
+
 ROOT = Path(__file__).resolve().parents[3]
 RULES = sorted((ROOT / "infra" / "prometheus" / "rules").glob("*.yml"))
 RULE_TESTS = sorted((ROOT / "infra" / "prometheus" / "tests").glob("*.test.yml"))
-PROMETHEUS_OWN = {"up"}  # series Prometheus itself writes for every target
-METRIC_MODULES = (  # every module that defines the components' metrics
-    "serving.metrics",
-    "stream_jobs.drift.metrics",
-    "training.trigger.metrics",
-    "feature_pipelines.online.metrics",
-    "feature_pipelines.offline.metrics",
-    "rtml.kafka.metrics",
-)
 
 
 def promtool() -> str:
@@ -63,26 +56,6 @@ def test_every_alert_is_unit_tested() -> None:
         if case.get("exp_alerts")  # a test that expects it to fire, not only to stay silent
     }
     assert named - tested == set(), f"alerts no test makes fire: {sorted(named - tested)}"
-
-
-def metric_names(expr: str) -> set[str]:
-    """The series an expression reads: our prefixes (label values in quotes removed first), plus ``up``."""
-    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    names = set(re.findall(r"\b((?:ml|rtml)_[a-zA-Z0-9_]+)", bare))
-    return names | {word for word in re.findall(r"\b([a-z_]+)\s*[{\[]", bare) if word in PROMETHEUS_OWN}
-
-
-def exported_series() -> set[str]:
-    """Every series name the components' metric definitions produce (a counter's ``_total``, a histogram's
-    ``_bucket``, ``_count`` and ``_sum``), from prometheus_client's registry after importing them."""
-    import importlib
-
-    from prometheus_client import REGISTRY
-
-    for module in METRIC_MODULES:
-        importlib.import_module(module)
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "info": ("_info",)}
-    return {family.name + s for family in REGISTRY.collect() for s in suffixes.get(family.type, ("",))}
 
 
 def test_the_name_extraction_sees_selectors_ranges_and_skips_label_values() -> None:
