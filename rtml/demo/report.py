@@ -44,7 +44,15 @@ def _nan_to_none(value: object) -> object:
 
 
 def _q(q: Quality) -> dict[str, float]:
-    return {"n": q.n, "accuracy": q.accuracy, "roc_auc": q.roc_auc, "precision": q.precision, "recall": q.recall}
+    return {
+        "n": q.n,
+        "positives": q.positives,
+        "accuracy": q.accuracy,
+        "roc_auc": q.roc_auc,
+        "roc_auc_se": q.roc_auc_se,
+        "precision": q.precision,
+        "recall": q.recall,
+    }
 
 
 def summarize(

@@ -38,6 +38,17 @@ class Quality:
     roc_auc: float  # NaN when the outcomes hold one class only
     precision: float  # NaN when nothing was flagged
     recall: float  # NaN when there was no positive
+    positives: int = 0
+
+    @property
+    def roc_auc_se(self) -> float:
+        """Standard error of ``roc_auc`` (Hanley and McNeil, 1982): with a few dozen frauds among thousands of
+        outcomes it is several points, which is what two phases' ROC-AUCs can differ by through chance alone."""
+        auc, pos, neg = self.roc_auc, self.positives, self.n - self.positives
+        if math.isnan(auc) or not pos or not neg:
+            return math.nan
+        q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+        return math.sqrt((auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg))
 
 
 def quality(outcomes: Sequence[Outcome]) -> Quality:
@@ -54,6 +65,7 @@ def quality(outcomes: Sequence[Outcome]) -> Quality:
         roc_auc=roc_auc(y, s),
         precision=tp / flagged if flagged else math.nan,
         recall=tp / positives if positives else math.nan,
+        positives=positives,
     )
 
 

@@ -5,10 +5,13 @@ promotes, the scorer hot-swaps, and quality after the swap is back near where it
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 import pytest
 
@@ -55,6 +58,16 @@ def summary(settings: Settings) -> tuple[dict[str, Any], Path]:
     return json.loads(reports[-1].read_text()), reports[-1].with_suffix(".png")
 
 
+def loop_log(settings: Settings, lines: int = 40) -> str:
+    """The trigger's and the monitor's last log lines: why a retrain did not happen or was not promoted."""
+    parts = []
+    for job in ("trigger", "monitor"):
+        path = settings.state_dir / "logs" / f"job-{job}.log"
+        text = path.read_text(errors="replace").splitlines()[-lines:] if path.is_file() else ["(no log)"]
+        parts.append(f"--- {path.name} ---\n" + "\n".join(text))
+    return "\n".join(parts)
+
+
 def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, subprocess.CompletedProcess[str]]) -> None:
     settings, run = demo
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
@@ -68,7 +81,7 @@ def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, sub
     assert s["detection_delay_s"] < 30, s["detection"]
 
     # a retrained version took over, and its lineage names a drift event the monitor emitted
-    assert s["new_version"] is not None and s["new_version"] != s["initial_version"], s
+    assert s["new_version"] is not None and s["new_version"] != s["initial_version"], f"{s}\n{loop_log(settings)}"
     from training.registry import ModelRegistry
 
     version = ModelRegistry.from_settings(settings).get("fraud", s["new_version"])
@@ -84,8 +97,76 @@ def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, sub
     assert versions == sorted(versions) and int(s["new_version"]) in versions
     assert len({p.event_id for p in predictions}) == len(predictions)  # no crash here, so no duplicate either
 
-    # quality recovers: after the swap, within a few points of before the drift
-    before, after = s["quality"]["before"], s["quality"]["after"]
+    # quality recovers: the new champion ranks frauds far better than the drifted old one did, and about as well as
+    # the first model before the drift: within two standard errors of the two phases' ROC-AUCs (a few dozen frauds
+    # each, so chance alone moves them by several points) and never by less than 0.05
+    before, during, after = s["quality"]["before"], s["quality"]["during"], s["quality"]["after"]
     assert after["n"] >= 1000, s["quality"]
-    assert after["roc_auc"] >= before["roc_auc"] - 0.05, s["quality"]
+    recovered = during["roc_auc"] + 2 * math.hypot(during["roc_auc_se"], after["roc_auc_se"])
+    assert after["roc_auc"] > recovered, s["quality"]
+    chance = 2 * math.hypot(before["roc_auc_se"], after["roc_auc_se"])
+    assert after["roc_auc"] >= before["roc_auc"] - max(0.05, chance), s["quality"]
     assert after["accuracy"] >= before["accuracy"] - 0.02, s["quality"]
+
+
+def prometheus_api(url: str) -> Any:
+    with urlopen(url, timeout=10) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+# Series the demo's components write whatever happens (labelled ones that count failures appear only on a failure).
+LIVE_SERIES = (
+    'up{job="rtml"}',
+    "ml_model_accuracy",
+    "ml_feature_psi",
+    "ml_prediction_latency_bucket",
+    "rtml_materializer_lag_records",
+    "rtml_offline_lag_records",
+    "rtml_feature_freshness_seconds_bucket",
+    "ml_retrain_in_progress",
+    'ml_retrain_runs_total{outcome="promoted"}',
+)
+
+
+def test_prometheus_runs_the_alert_rules_on_the_demos_live_series(
+    demo: tuple[Settings, subprocess.CompletedProcess[str]],
+) -> None:
+    settings, _ = demo
+    api = f"{settings.prometheus_url}/api/v1"
+    groups = prometheus_api(f"{api}/rules")["groups"]
+    rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+    assert {"ModelAccuracyDegraded", "FeatureDriftDetected", "PredictionLatencyHigh"} <= set(rules), sorted(rules)
+    unhealthy = {name: rule.get("lastError") for name, rule in rules.items() if rule["health"] != "ok"}
+    assert not unhealthy, unhealthy  # every rule evaluated against the live series without an error
+    empty = [q for q in LIVE_SERIES if not prometheus_api(f"{api}/query?{urlencode({'query': q})}")["result"]]
+    assert not empty, f"no live series for {empty}"
+
+
+def test_every_dashboard_query_returns_series_on_the_demos_live_data(
+    demo: tuple[Settings, subprocess.CompletedProcess[str]],
+) -> None:
+    """Each panel's and annotation's query as Grafana would send it (variables filled in) over the last 15 minutes,
+    and each query variable's label values, through Prometheus' HTTP API: all return series."""
+    import re
+    import time
+
+    settings, _ = demo
+    api = f"{settings.prometheus_url}/api/v1"
+    values = {"$model": "fraud", "$view": ".*", "$__rate_interval": "1m"}
+    end = time.time()
+    empty = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "infra" / "grafana" / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        for variable in board["templating"].get("list", []):
+            metric, label = re.fullmatch(r"label_values\((\w+), (\w+)\)", variable["query"]).groups()  # type: ignore[union-attr]
+            if not prometheus_api(f"{api}/label/{label}/values?{urlencode({'match[]': metric})}"):
+                empty.append((path.stem, variable["query"]))
+        panels = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+        for expr in panels + [a["expr"] for a in board["annotations"].get("list", []) if "expr" in a]:
+            query = re.sub(r"\$\w+", lambda m: values[m.group(0)], expr)
+            window = {"query": query, "start": end - 900, "end": end, "step": 15}
+            if not prometheus_api(f"{api}/query_range?{urlencode(window)}")["result"]:
+                empty.append((path.stem, query))
+    assert not empty, f"queries without series on live data: {empty}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from rtml.demo.scoreboard import Outcome, Scoreboard, quality, roc_auc
+from rtml.demo.scoreboard import Outcome, Quality, Scoreboard, quality, roc_auc
 from schemas.label import Label
 from schemas.model_update import ModelUpdate
 from schemas.prediction import Prediction
@@ -72,8 +72,20 @@ def test_quality_matches_sklearn_and_counts_precision_and_recall() -> None:
     assert q.accuracy == pytest.approx(np.mean(p == y))
     assert q.precision == pytest.approx(((p == 1) & (y == 1)).sum() / p.sum())
     assert q.recall == pytest.approx(((p == 1) & (y == 1)).sum() / y.sum())
+    assert q.positives == int(y.sum())
     assert math.isnan(roc_auc(np.ones(3, dtype=np.int8), np.array([0.1, 0.2, 0.3])))
     assert quality([]).n == 0
+
+
+def test_the_roc_auc_standard_error_matches_the_spread_over_repeated_samples() -> None:
+    rng = np.random.default_rng(3)
+    pos, neg = 40, 2000  # a demo phase: a few dozen frauds among thousands of outcomes
+    y = np.r_[np.ones(pos, dtype=np.int8), np.zeros(neg, dtype=np.int8)]
+    aucs = [roc_auc(y, np.r_[rng.exponential(3.0, pos), rng.exponential(1.0, neg)]) for _ in range(400)]
+    q = Quality(n=pos + neg, accuracy=0.98, roc_auc=0.75, precision=math.nan, recall=math.nan, positives=pos)
+    assert np.mean(aucs) == pytest.approx(0.75, abs=0.01)  # exponential scores with means 3 and 1: AUC 3/4
+    assert q.roc_auc_se == pytest.approx(np.std(aucs), rel=0.15)  # ~0.037
+    assert math.isnan(Quality(10, 1.0, math.nan, math.nan, math.nan, positives=0).roc_auc_se)
 
 
 def test_live_rate_and_p99_cover_the_last_seconds_only() -> None:
