@@ -4,7 +4,9 @@
 with the calibrated sigmoid ``sigmoid(a * logit + b)`` and is what gets exported, so the ONNX graph takes RAW
 features in the registry's order and returns a probability per row. The standardization statistics are
 buffers, computed on the train slice only; a NaN input is replaced by the train mean, i.e. 0 after
-standardization. The calibration ``(a, b)`` are buffers of ``ScoreModel``, not of ``FraudMLP``: they are
+standardization, and an input outside the train slice's range is clipped to it: the network is not asked to
+extrapolate (a count that keeps growing past anything it trained on scores as the largest it saw, not as a
+ever-stronger fraud signal). The calibration ``(a, b)`` are buffers of ``ScoreModel``, not of ``FraudMLP``: they are
 fitted after training and are no part of the weights that DDP keeps identical across ranks.
 """
 
@@ -35,6 +37,8 @@ class FraudMLP(nn.Module):
 
     mean: torch.Tensor
     std: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
 
     def __init__(self, n_features: int, hidden: Sequence[int] = (64, 32), dropout: float = 0.0) -> None:
         super().__init__()
@@ -45,6 +49,8 @@ class FraudMLP(nn.Module):
         self.dropout = dropout
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
+        self.register_buffer("low", torch.full((n_features,), -torch.inf))  # the train slice's range
+        self.register_buffer("high", torch.full((n_features,), torch.inf))
         layers: list[nn.Module] = []
         width = n_features
         for size in self.hidden:
@@ -56,7 +62,8 @@ class FraudMLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def fit_standardization(self, train_features: np.ndarray) -> FraudMLP:
-        """Set mean/std from the TRAIN slice (NaNs ignored); constant or empty columns get std 1, mean 0 if empty."""
+        """Set mean/std and the clipping range from the TRAIN slice (NaNs ignored); constant or empty columns get
+        std 1, mean 0 if empty, and an empty column no clipping."""
         X = np.asarray(train_features, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"train features must be [N, {self.n_features}], got {list(X.shape)}")
@@ -68,13 +75,18 @@ class FraudMLP(nn.Module):
         var = np.divide((centered**2).sum(axis=0), counts, out=np.ones(X.shape[1]), where=counts > 0)
         std = np.sqrt(var)
         std[~(std >= MIN_STD)] = 1.0
+        low = np.where(counts > 0, np.min(np.where(observed, X, np.inf), axis=0), -np.inf)
+        high = np.where(counts > 0, np.max(np.where(observed, X, -np.inf), axis=0), np.inf)
         with torch.no_grad():
             self.mean.copy_(torch.from_numpy(mean))
             self.std.copy_(torch.from_numpy(std))
+            self.low.copy_(torch.from_numpy(low))
+            self.high.copy_(torch.from_numpy(high))
         return self
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.where(torch.isnan(x), self.mean, x)
+        x = torch.minimum(torch.maximum(x, self.low), self.high)  # within the train range (NaN: the mean, inside)
         return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -87,8 +87,9 @@ def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, sub
     version = ModelRegistry.from_settings(settings).get("fraud", s["new_version"])
     drifts = {d.drift_id: d for d in read_topic(settings, "monitoring.drift")}
     assert version.trigger in drifts and drifts[version.trigger].ts >= s["drift_onset_ms"]
-    # the stationary first phase (5,000 events) retrains nothing: no event there reaches the trigger's severity
-    before = [d for d in drifts.values() if d.ts < s["drift_onset_ms"]]
+    # the first phase retrains nothing: no event there of a kind the demo's trigger acts on (feature, performance:
+    # the score shifts before the onset, with the 1 h / 24 h counts, see DEMO_ENVIRONMENT) reaches its severity
+    before = [d for d in drifts.values() if d.ts < s["drift_onset_ms"] and d.kind in ("feature", "performance")]
     assert all(d.severity != "critical" for d in before), before
 
     # versions change at batch boundaries, in order: never back to an older one once a newer one scored

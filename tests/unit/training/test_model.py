@@ -31,11 +31,29 @@ def test_nan_inputs_score_as_the_train_mean() -> None:
         assert torch.equal(model.standardize(rows)[2], torch.zeros(3))
 
 
+def test_inputs_outside_the_train_range_score_as_its_edge() -> None:
+    rng = np.random.default_rng(2)
+    train = rng.uniform([0.0, 10.0], [5.0, 20.0], size=(300, 2)).astype(np.float32)
+    train[::5, 1] = np.nan
+    model = FraudMLP(2, hidden=(8,)).fit_standardization(train).eval()
+    assert model.low.tolist() == pytest.approx(np.nanmin(train, axis=0).tolist())
+    assert model.high.tolist() == pytest.approx(np.nanmax(train, axis=0).tolist())
+    edge = torch.tensor([[float(model.high[0]), float(model.low[1])]])
+    beyond = torch.tensor([[1e6, -1e6]])  # a count that kept growing, an amount never seen
+    inside = torch.tensor([[2.5, 15.0]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(beyond), model(edge))
+        torch.testing.assert_close(model.standardize(inside), (inside - model.mean) / model.std)  # untouched
+
+
 def test_constant_and_empty_columns_leave_values_finite() -> None:
     train = np.array([[1.0, np.nan, 4.0], [1.0, np.nan, 6.0]], dtype=np.float32)
     model = FraudMLP(3).fit_standardization(train)
     assert model.mean.tolist() == [1.0, 0.0, 5.0]
     assert model.std.tolist() == [1.0, 1.0, 1.0]
+    assert model.low.tolist() == [1.0, -np.inf, 4.0] and model.high.tolist() == [1.0, np.inf, 6.0]
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.tensor([[7.0, 3.0, np.nan]]))).all()
 
 
 def test_forward_gives_logits_and_score_model_the_probability() -> None:
