@@ -98,14 +98,16 @@ def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, sub
     assert versions == sorted(versions) and int(s["new_version"]) in versions
     assert len({p.event_id for p in predictions}) == len(predictions)  # no crash here, so no duplicate either
 
-    # quality recovers: the new champion ranks frauds far better than the drifted old one did, and about as well as
-    # the first model before the drift: within two standard errors of the two phases' ROC-AUCs (a few dozen frauds
-    # each, so chance alone moves them by several points) and never by less than 0.05
+    # quality recovers: the new champion ranks frauds far better than the drifted old one does (two standard errors
+    # of the two phases' ROC-AUCs), and accuracy is back within 2 points of its pre-drift level (the issue's aim).
+    # Against the pre-drift ROC-AUC only a wide bound (three standard errors, never under 0.05): a phase holds a few
+    # dozen frauds, and after the drift their mix holds a new pattern (card testing), so the two phases' ROC-AUCs
+    # differ by chance and by what is being ranked; the bound still fails a retrain that ranks at random
     before, during, after = s["quality"]["before"], s["quality"]["during"], s["quality"]["after"]
     assert after["n"] >= 1000, s["quality"]
     recovered = during["roc_auc"] + 2 * math.hypot(during["roc_auc_se"], after["roc_auc_se"])
     assert after["roc_auc"] > recovered, s["quality"]
-    chance = 2 * math.hypot(before["roc_auc_se"], after["roc_auc_se"])
+    chance = 3 * math.hypot(before["roc_auc_se"], after["roc_auc_se"])
     assert after["roc_auc"] >= before["roc_auc"] - max(0.05, chance), s["quality"]
     assert after["accuracy"] >= before["accuracy"] - 0.02, s["quality"]
 

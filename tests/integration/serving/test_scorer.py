@@ -94,7 +94,9 @@ def test_events_are_scored_with_their_features_and_bad_ones_dead_lettered(
     rules = {m.key(): parse_dead_letter_headers(m.headers()) for m in dead}
     assert (rules[b"bad-json"][ERROR_RULE], rules[b"bad-amount"][ERROR_RULE]) == ("json", "gt")
     assert rules[b"bad-json"][COMPONENT] == "scorer-fraud" and rules[b"bad-json"][SOURCE_TOPIC] == topics.events
-    assert all(r.versions == {"champion": "1"} and r.records <= 8 for r in reports)
+    # every batch within the size bound; one that scored names the champion (a batch of bad records only scored
+    # nothing and names no version: how the 10 records split into batches depends on how the fetches fall)
+    assert all(r.records <= 8 and r.versions == ({"champion": "1"} if r.predictions else {}) for r in reports)
     assert sum(r.predictions for r in reports) == len(sent) and sum(r.dead_letters for r in reports) == len(bad)
     assert metric("ml_prediction_latency_count", model="fraud") - latency_before == len(sent)
     assert metric("rtml_scorer_feature_lookup_seconds_count", model="fraud") - lookups_before == len(reports)
