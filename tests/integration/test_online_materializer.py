@@ -99,7 +99,9 @@ def test_rows_flow_to_redis_newest_wins_tombstones_delete_and_metrics_count(sett
         assert got.found.tolist() == [True, True, False, True, True]
         assert got.window_end[0] == end
 
-        assert metric("rtml_materializer_rows_total", component=component, view=VIEW.name) >= 6
+        # the counters move just after the write the store already shows: wait for them, then read them all
+        wait_until(lambda: metric("rtml_materializer_rows_total", component=component, view=VIEW.name) >= 6)
+        wait_until(lambda: metric("rtml_feature_freshness_seconds_count", view=VIEW.name) - freshness_before >= 6)
         assert metric("rtml_materializer_stale_rows_total", component=component, view=VIEW.name) >= 1
         assert metric("rtml_materializer_deletes_total", component=component, view=VIEW.name) >= 1
         assert metric("rtml_feature_freshness_seconds_count", view=VIEW.name) - freshness_before >= 6
