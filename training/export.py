@@ -23,8 +23,9 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from training.artifact import FEATURE_NAMES_PROP, file_sha256
+from training.artifact import FEATURE_NAMES_PROP
 from training.model import FraudMLP, ScoreModel
+from training.versions import sha256_file
 
 OPSET = 17
 INPUT_NAME = "features"
@@ -82,7 +83,7 @@ def export_onnx(
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
-    return file_sha256(target)
+    return sha256_file(target)
 
 
 def check_parity(

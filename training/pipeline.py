@@ -131,14 +131,14 @@ def check_artifact(run_dir: Path, model: str) -> None:
     """``TrainingFailed`` unless the run's ONNX file is the one it trained (sha256 in ``run.json``),
     loads, and takes the service's features in the service's order."""
     from feature_pipelines.repository import get_service
-    from training.artifact import file_sha256, onnx_feature_names
-    from training.versions import RunOutput
+    from training.artifact import onnx_feature_names
+    from training.versions import RunOutput, sha256_file
 
     try:
         run = RunOutput.load(run_dir)
     except Exception as exc:  # a missing or unreadable run.json/metrics.json
         raise TrainingFailed(f"training run {run_dir} is incomplete: {exc}; nothing registered") from None
-    if run.recorded_sha256 is not None and file_sha256(run.model_path) != run.recorded_sha256:
+    if run.recorded_sha256 is not None and sha256_file(run.model_path) != run.recorded_sha256:
         raise TrainingFailed(
             f"{run.model_path} changed after training (sha256 differs from run.json); nothing registered: retrain"
         )

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from tests.support.synthetic_training import FEATURES, LINEAGE, write_synthetic
-from training.artifact import file_sha256, onnx_feature_names
+from training.artifact import onnx_feature_names
 from training.dataset import load_training_set, time_split
 from training.export import onnx_session
+from training.versions import sha256_file
 
 REPO = Path(__file__).resolve().parents[3]
 RANKS = 2
@@ -83,7 +84,7 @@ def test_run_json_records_the_distributed_run(runs: tuple[Path, Path, Path]) -> 
 def test_the_onnx_model_scores_the_test_slice(runs: tuple[Path, Path, Path]) -> None:
     data, first, _ = runs
     path = first / "model.onnx"
-    assert json.loads((first / "run.json").read_text())["model"]["sha256"] == file_sha256(path)
+    assert json.loads((first / "run.json").read_text())["model"]["sha256"] == sha256_file(path)
     assert onnx_feature_names(path) == list(FEATURES)
     dataset = load_training_set(data)
     _, _, test = time_split(dataset.ts)

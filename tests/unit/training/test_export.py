@@ -7,11 +7,12 @@ import onnx
 import pytest
 import torch
 
-from training.artifact import file_sha256, onnx_feature_names
+from training.artifact import onnx_feature_names
 from training.calibration import Platt
 from training.dataset import TrainingSet, time_split
 from training.export import ParityError, check_parity, export_onnx, onnx_session
 from training.model import FraudMLP, ScoreModel, fraud_model_from_config
+from training.versions import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_export_writes_a_parity_checked_model(
 ) -> None:
     path = tmp_path / "model.onnx"
     sha256 = export_onnx(trained, path, small_set.feature_names, test_rows)
-    assert sha256 == file_sha256(path)
+    assert sha256 == sha256_file(path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
     assert onnx_feature_names(path) == list(small_set.feature_names)
     proto = onnx.load(str(path))

@@ -10,10 +10,10 @@ import pytest
 
 from tests.support.synthetic_training import FEATURES, LINEAGE, fraud_columns, write_synthetic
 from training import evaluate
-from training.artifact import file_sha256
 from training.dataset import load_training_set, time_split, write_training_set
 from training.export import onnx_session
 from training.train import main
+from training.versions import sha256_file
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_one_process_writes_the_run_directory(small_set_path: Path, tmp_path: Pa
     assert run["feature_names"] == list(FEATURES) and run["lineage"] == LINEAGE
     assert sum(s["rows"] for s in run["splits"].values()) == 600
     assert run["splits"]["train"]["ts_max"] < run["splits"]["val"]["ts_min"]
-    assert run["model"]["sha256"] == file_sha256(out / "model.onnx")
+    assert run["model"]["sha256"] == sha256_file(out / "model.onnx")
     assert 1 <= run["best_epoch"] <= run["epochs_run"] <= 3
     assert run["samples_per_s"] == run["per_rank_samples_per_s"][0] > 0
     metrics = json.loads((out / "metrics.json").read_text())
