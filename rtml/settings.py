@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Metrics ports of the pipeline processes (scraped by the local Prometheus).
     online_materializer_metrics_port: Port = 9101
     offline_materializer_metrics_port: Port = 9102
+    # Kafka and Redis metrics (`rtml up` starts the exporter, rtml/exporter/), Flink's Prometheus reporter.
+    exporter_port: Port = 9106
+    flink_metrics_port: Port = 9249
 
     # Kafka semantics the whole system agrees on.
     transaction_max_timeout_ms: int = Field(default=900_000, gt=0)
@@ -180,6 +183,9 @@ class Settings(BaseSettings):
     # Records per processed batch (one state-table write each), and the longest wait to fill one.
     monitor_batch_max_records: int = Field(default=500, ge=1)
     monitor_batch_max_s: float = Field(default=1.0, gt=0.0)
+    # State written to the changelogs (and offsets made committable) this often; a restart reads again what came
+    # after the last one. Above faust's commit interval (2.8 s), so each commit finds a checkpoint to commit.
+    monitor_checkpoint_interval_s: float = Field(default=5.0, gt=0.0)
     monitor_group: str | None = None  # None: rtml-drift-<model>
     # Topics; None: predictions.<model> and labels.<the model's label stream>. Updates: scorer_updates_topic.
     monitor_predictions_topic: str | None = None

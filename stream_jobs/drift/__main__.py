@@ -7,10 +7,14 @@ file instead (tests, operators), and then ``models.updates`` does not change it.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import io
 import logging
+import os
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rtml.settings import Settings
@@ -18,6 +22,8 @@ if TYPE_CHECKING:
     from training.profile import ReferenceProfile
 
 EXIT_ERROR = 1
+EXIT_STOP_TIMEOUT = 3  # SIGTERM/SIGINT, then faust did not stop within the grace period
+STOP_GRACE_S = 30.0
 log = logging.getLogger("stream_jobs.drift")
 
 
@@ -113,7 +119,6 @@ def run(
     load_reference: RegistryReference | None,
 ) -> int:
     """Serve metrics and run the faust worker until SIGTERM or SIGINT (it commits and leaves the group)."""
-    import faust
     from prometheus_client import start_http_server
 
     from stream_jobs.drift.app import build_app
@@ -132,12 +137,50 @@ def run(
         config.drift_topic,
         config.group,
     )
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False, override_logging=False)
+    worker = _worker_class()(app, loglevel="WARNING", quiet=True, redirect_stdouts=False, override_logging=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def _worker_class() -> type:
+    """A faust worker whose stop on SIGTERM/SIGINT is bounded: past ``STOP_GRACE_S`` it logs what every task
+    waits on and exits ``EXIT_STOP_TIMEOUT``. Nothing is lost then: offsets are committed only up to the last
+    checkpoint, whose state is in the changelogs, so a restarted monitor reads again what came after it."""
+    import faust
+
+    class BoundedStopWorker(faust.Worker):  # type: ignore[misc]
+        def _schedule_shutdown(self, signal: Any) -> None:
+            if not self._signal_stop_time:
+                for name in ("faust", "mode", "aiokafka"):  # the stop's steps, in the log
+                    logging.getLogger(name).setLevel(logging.INFO)
+                timer = threading.Timer(STOP_GRACE_S, _stop_timed_out, args=(self.loop,))
+                timer.daemon = True
+                timer.start()
+            super()._schedule_shutdown(signal)
+
+    return BoundedStopWorker
+
+
+def _stop_timed_out(loop: asyncio.AbstractEventLoop) -> None:
+    stream = io.StringIO()
+    try:
+        for task in asyncio.all_tasks(loop):
+            print(f"task {task.get_name()}: {task.get_coro()!r}", file=stream)
+            task.print_stack(limit=8, file=stream)
+    except RuntimeError as exc:  # the set of tasks changed while it was read
+        print(f"(tasks not listed: {exc})", file=stream)
+    log.error(
+        "did not stop within %.0f s of the signal; exiting with %d. The last checkpoint stands: a restarted "
+        "monitor reads again what came after it. Waiting tasks:\n%s",
+        STOP_GRACE_S,
+        EXIT_STOP_TIMEOUT,
+        stream.getvalue(),
+    )
+    logging.shutdown()
+    os._exit(EXIT_STOP_TIMEOUT)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ other, in 64 buckets (``bucketed.py``); ``drift-state`` the monitor's snapshot (
 performance; the reference profile left out and given back at restore). Both write their changelog by key
 (``use_partitioner``), so one key's updates stay in one partition, in order.
 
-Tables are written at checkpoints, every ``checkpoint_every_s`` (5 s) rather than per batch: each changed
+Tables are written at checkpoints, every ``checkpoint_interval_s`` (5 s) rather than per batch: each changed
 bucket once, and the snapshot (writing them per batch cost more than the monitoring itself). Events are
 acked only by the checkpoint that covers them, so faust commits no offset past the state in the changelogs
 (it flushes the producer before committing). After a crash the monitor resumes from the last checkpoint and
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 STATE_TABLE = "drift-state"
 JOINS_TABLE = "label-joins"
-CHECKPOINT_EVERY_S = 5.0  # > faust's commit interval (2.8 s): each commit finds a checkpoint to commit
 
 
 def build_app(
@@ -52,9 +51,12 @@ def build_app(
     load_reference: Callable[[str], ReferenceProfile] | None,
     *,
     datadir: str | None = None,
-    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+    checkpoint_every_s: float | None = None,
 ) -> faust.App:
-    """A faust app monitoring ``config.model``: ``reference`` is the current champion's (``version``)."""
+    """A faust app monitoring ``config.model``: ``reference`` is the current champion's (``version``).
+    ``checkpoint_every_s``: None takes ``config.checkpoint_interval_s``."""
+    if checkpoint_every_s is None:
+        checkpoint_every_s = config.checkpoint_interval_s
     app = faust.App(
         config.group,
         broker=f"kafka://{bootstrap}",
@@ -70,6 +72,10 @@ def build_app(
         broker_heartbeat_interval=max(1.0, config.session_timeout_s / 10),
         consumer_auto_offset_reset=config.start_at,
         processing_guarantee="at_least_once",
+        # A stop (or a revocation) must not wait for every event to be acked: events after the last checkpoint
+        # are acked only by the next one, which may never come once the agent and the timer stop (the worker
+        # then hung). Faust commits what the checkpoints acked; the rest is read again after the restart.
+        stream_wait_empty=False,
     )
     inputs = app.topic(
         config.predictions_topic,

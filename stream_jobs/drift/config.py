@@ -78,6 +78,7 @@ class DriftJobConfig:
     web_port: int | None = None
     batch_max_records: int = 500
     batch_max_s: float = 1.0
+    checkpoint_interval_s: float = 5.0
     session_timeout_s: float = 10.0
     start_at: str = "earliest"  # where a new consumer group starts reading: earliest or latest
     monitor: MonitorConfig = MonitorConfig()
@@ -104,5 +105,6 @@ class DriftJobConfig:
             start_at=settings.monitor_start_at,
             batch_max_records=settings.monitor_batch_max_records,
             batch_max_s=settings.monitor_batch_max_s,
+            checkpoint_interval_s=settings.monitor_checkpoint_interval_s,
             monitor=MonitorConfig.from_settings(settings),
         )

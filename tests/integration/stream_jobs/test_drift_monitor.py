@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import msgspec
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from rtml.kafka.clients import admin_client, consumer_config, producer_config
 from rtml.settings import Settings
@@ -57,16 +59,35 @@ def produce(settings: Settings, topic: str, records: Sequence[Prediction | Label
     assert producer.flush(30) == 0
 
 
-def start_monitor(settings: Settings, run: str, reference: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_monitor(
+    settings: Settings, run: str, reference: Path, log: Path, *, metrics_port: int | None = None, **env_extra: str
+) -> subprocess.Popen[bytes]:
     env = {
         **settings_env(settings),
         "RTML_MONITOR_PREDICTIONS_TOPIC": f"predictions.drift-{run}",
         "RTML_MONITOR_LABELS_TOPIC": f"labels.drift-{run}",
         "RTML_MONITOR_BATCH_MAX_S": "0.2",
+        **env_extra,
     }
     argv = [sys.executable, "-m", "stream_jobs.drift", "--model", "fraud", "--reference", str(reference)]
-    argv += ["--reference-version", f"v{run}", "--group", f"drift-{run}", "--metrics-port", str(free_port())]
+    argv += ["--reference-version", f"v{run}", "--group", f"drift-{run}"]
+    argv += ["--metrics-port", str(metrics_port or free_port())]
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def records_processed(port: int, topic: str) -> float:
+    """The monitor's own count of records it processed from ``topic`` (0 until its metrics answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "rtml_monitor_records_total" and sample.labels.get("topic") == topic
+    )
 
 
 def latest_snapshot(settings: Settings, run: str) -> DriftMonitor | None:
@@ -146,7 +167,11 @@ def test_drift_event_and_resume_after_sigkill(settings: Settings, run_id: str, t
         after = wait_for(settings, run, lambda m: m.performance.seen >= 6000 and m.counts.predictions >= 6000)
         events = drift_events(settings, version)
         monitor.send_signal(signal.SIGTERM)
-        assert monitor.wait(60) == 0, log.read_text()[-3000:]
+        try:
+            code = monitor.wait(60)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, log.read_text()[-5000:]
     finally:
         if monitor.poll() is None:
             monitor.kill()
@@ -161,6 +186,45 @@ def test_drift_event_and_resume_after_sigkill(settings: Settings, run_id: str, t
     assert psi[0].severity == "critical"
     assert psi[0].evidence["features"] == "amount"
     assert psi[0].window_end >= preds[3000].ts
+
+
+def test_a_stop_does_not_wait_for_the_next_checkpoint(settings: Settings, run_id: str, tmp_path: Path) -> None:
+    """SIGTERM while processed records wait for a checkpoint (one every 120 s here): the monitor exits at once,
+    commits nothing past its last checkpoint, and the restarted monitor reads those records again."""
+    run, version = run_id, f"v{run_id}"
+    reference = tmp_path / "profile.json"
+    reference.write_bytes(reference_profile().to_json())
+    log = tmp_path / "monitor.log"
+    preds, _ = predictions(400, version=version)
+    preds = [msgspec_replace(p, f"{run}-{p.event_id}") for p in preds]
+    produce(settings, f"predictions.drift-{run}", preds)
+    port = free_port()
+    monitor = start_monitor(settings, run, reference, log, metrics_port=port, RTML_MONITOR_CHECKPOINT_INTERVAL_S="120")
+    try:
+        deadline = time.monotonic() + 120
+        while records_processed(port, f"predictions.drift-{run}") < 400 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert records_processed(port, f"predictions.drift-{run}") >= 400, log.read_text()[-3000:]
+        stopped = time.monotonic()
+        monitor.send_signal(signal.SIGTERM)
+        try:
+            code = monitor.wait(60)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, log.read_text()[-5000:]
+        assert time.monotonic() - stopped < 25, "the stop waited for something"
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+    assert latest_snapshot(settings, run) is None  # no checkpoint came: nothing written, nothing committed
+
+    monitor = start_monitor(settings, run, reference, log, RTML_MONITOR_CHECKPOINT_INTERVAL_S="1")
+    try:
+        again = wait_for(settings, run, lambda m: m.counts.predictions >= 400, seconds=120)
+    finally:
+        monitor.send_signal(signal.SIGTERM)
+        monitor.wait(60)
+    assert again.counts.predictions == 400  # read again from the start, each once
 
 
 def msgspec_replace(record: Any, event_id: str) -> Any:
