@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -36,7 +37,26 @@ def latest_checkpoint(root: Path) -> Path | None:
     return max(done, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def flink_config(settings: Settings, *, restore: Path | None) -> dict[str, str]:
+PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+# What the reporter serves (<logical scope>:<names>): what the alert rules and dashboards read. Everything would
+# be ~850 KB per scrape (per-operator metrics of every task), 30x this.
+PROMETHEUS_INCLUDES = (
+    "jobmanager.job:*Checkpoint*,numRestarts,uptime",
+    "taskmanager.job.task:*PerSecond,isBackPressured",
+    "taskmanager.job.task.operator*:records-lag-max,numRecordsInErrors",
+    "*.Status.JVM.Memory.Heap:Used,Max",
+    "*.Status.JVM.CPU:Load",
+)
+
+
+def plugins_dir(settings: Settings) -> Path:
+    """Flink plugins (each in a folder of its own, own class loader): the Prometheus reporter."""
+    return settings.lib_dir / "flink-plugins"
+
+
+def flink_config(settings: Settings, *, restore: Path | None, metrics: bool = False) -> dict[str, str]:
+    """``metrics``: serve Flink's metrics for Prometheus on ``flink_metrics_port`` (the live job; a bounded run
+    leaves the port to it)."""
     jars = sorted((settings.lib_dir / "flink").glob("*.jar"))
     if not jars:
         raise SystemExit(f"no Flink connector jars in {settings.lib_dir / 'flink'}; run scripts/setup")
@@ -60,6 +80,16 @@ def flink_config(settings: Settings, *, restore: Path | None) -> dict[str, str]:
     }
     if restore is not None:
         config["execution.state-recovery.path"] = str(restore)
+    if metrics:
+        if any(plugins_dir(settings).glob("metrics-prometheus/*.jar")):
+            config["metrics.reporter.prom.factory.class"] = PROMETHEUS_REPORTER
+            config["metrics.reporter.prom.port"] = str(settings.flink_metrics_port)
+            config["metrics.reporter.prom.filter.includes"] = ";".join(PROMETHEUS_INCLUDES)
+        else:
+            log.warning(
+                "no Prometheus reporter under %s: Flink's metrics are not served; run scripts/setup",
+                plugins_dir(settings),
+            )
     return config
 
 
@@ -68,8 +98,15 @@ def build(settings: Settings, views: list[FeatureView], *, bounded: bool):  # ty
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     restore = None if bounded else latest_checkpoint(checkpoint_dir(settings))
+    if not bounded:
+        # The local MiniCluster loads no plugins (a cluster reads FLINK_PLUGINS_DIR); the reporter goes on the
+        # gateway JVM's classpath instead, through the one variable pyflink's launcher appends to it. The JVM starts
+        # on first use, below.
+        extra = [str(j) for j in sorted(plugins_dir(settings).glob("metrics-prometheus/*.jar"))]
+        if extra:
+            os.environ["HADOOP_CLASSPATH"] = os.pathsep.join([*extra, os.environ.get("HADOOP_CLASSPATH", "")])
     conf = Configuration()
-    for key, value in flink_config(settings, restore=restore).items():
+    for key, value in flink_config(settings, restore=restore, metrics=not bounded).items():
         conf.set_string(key, value)
     env = TableEnvironment.create(
         EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()

@@ -29,6 +29,11 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "dashboards"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="rtml-prometheus")  # provisioning/datasources/rtml.yml
 RATE = "$__rate_interval"
+# Groups nobody reads with any more (members 0) are left out; the Flink job assigns partitions itself and reports
+# its own lag.
+GROUP_LAG = "sum by (consumergroup, topic) (kafka_consumergroup_lag_sum)"
+ACTIVE_GROUP_LAG = f"{GROUP_LAG} and on (consumergroup) (kafka_consumergroup_members > 0)"
+FLINK_SOURCE_LAG = "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max"
 
 
 def query(expr: str, legend: str = "") -> Dataquery:
@@ -155,9 +160,12 @@ def overview() -> Dashboard:
                 "Consumer lag (records)",
                 "short",
                 [
-                    query("sum by (component, topic) (rtml_materializer_lag_records)", "{{component}} {{topic}}"),
+                    query(ACTIVE_GROUP_LAG, "{{consumergroup}} {{topic}}"),
+                    query(f"max by (job_name) ({FLINK_SOURCE_LAG})", "flink {{job_name}}"),
                     query("sum by (topic) (rtml_offline_lag_records)", "offline {{topic}}"),
                 ],
+                description="Every consumer group that has members (the exporter), the Flink job's sources (its "
+                "reporter) and the offline store (its own offsets, kept in Delta).",
             )
         )
     )
@@ -325,7 +333,11 @@ def model() -> Dashboard:
 
 def platform() -> Dashboard:
     return (
-        base("rtml-platform", "rtml / Platform", "The processes: scrape health, CPU and memory per component.")
+        base(
+            "rtml-platform",
+            "rtml / Platform",
+            "The processes (scrape health, CPU, memory), Kafka, the Flink job and Redis.",
+        )
         .with_row(Row("Components"))
         .with_panel(series("Up", "short", [query('up{job="rtml"}', "{{component}}")]))
         .with_panel(
@@ -352,6 +364,108 @@ def platform() -> Dashboard:
                         "{{component}} {{topic}}",
                     )
                 ],
+            )
+        )
+        .with_row(Row("Kafka"))
+        .with_panel(single("Kafka answers", "short", "min(kafka_up)", span=3))
+        .with_panel(single("Brokers", "short", "max(kafka_brokers)", span=3))
+        .with_panel(single("Consumer groups reading", "short", "count(kafka_consumergroup_members > 0)", span=6))
+        .with_panel(
+            series(
+                "Records written / s per topic",
+                "reqps",
+                [query(f"sum by (topic) (rate(kafka_topic_partition_current_offset[{RATE}])) > 0", "{{topic}}")],
+                description="From the end offsets (commit markers of transactional topics count too).",
+            )
+        )
+        .with_panel(
+            series(
+                "Consumer lag per group (records)", "short", [query(ACTIVE_GROUP_LAG, "{{consumergroup}} {{topic}}")]
+            )
+        )
+        .with_row(Row("Flink feature job"))
+        .with_panel(
+            series(
+                "Checkpoints per 5 min",
+                "short",
+                [
+                    query(
+                        "sum by (job_name) (increase(flink_jobmanager_job_numberOfCompletedCheckpoints[5m]))",
+                        "completed",
+                    ),
+                    query("sum by (job_name) (increase(flink_jobmanager_job_numberOfFailedCheckpoints[5m]))", "failed"),
+                ],
+                span=6,
+            )
+        )
+        .with_panel(
+            series(
+                "Last checkpoint duration",
+                "ms",
+                [query("max by (job_name) (flink_jobmanager_job_lastCheckpointDuration)", "{{job_name}}")],
+                span=6,
+            )
+        )
+        .with_panel(
+            series(
+                "Backpressure (ms per s) per task",
+                "ms",
+                [
+                    query(
+                        "max by (task_name) (flink_taskmanager_job_task_backPressuredTimeMsPerSecond)", "{{task_name}}"
+                    )
+                ],
+                span=6,
+                description="1000: the task waits on the next one all the time; the busy panel shows the bottleneck.",
+            )
+        )
+        .with_panel(
+            series(
+                "Busy (ms per s) per task",
+                "ms",
+                [query("max by (task_name) (flink_taskmanager_job_task_busyTimeMsPerSecond)", "{{task_name}}")],
+                span=6,
+            )
+        )
+        .with_panel(
+            series(
+                "Source lag and restarts",
+                "short",
+                [
+                    query(f"max by (job_name) ({FLINK_SOURCE_LAG})", "lag (records)"),
+                    query("max by (job_name) (flink_jobmanager_job_numRestarts)", "restarts"),
+                ],
+            )
+        )
+        .with_row(Row("Redis (online store)"))
+        .with_panel(
+            series(
+                "Redis memory",
+                "bytes",
+                [
+                    query("max(redis_memory_used_bytes)", "used"),
+                    query("max(redis_memory_max_bytes) > 0", "maxmemory"),
+                ],
+                span=6,
+            )
+        )
+        .with_panel(
+            series(
+                "Redis ops / s",
+                "ops",
+                [
+                    query(f"sum(rate(redis_commands_processed_total[{RATE}]))", "commands"),
+                    query(f"sum(rate(redis_keyspace_hits_total[{RATE}]))", "hits"),
+                    query(f"sum(rate(redis_keyspace_misses_total[{RATE}]))", "misses"),
+                ],
+                span=6,
+            )
+        )
+        .with_panel(
+            series(
+                "Redis keys and clients",
+                "short",
+                [query("sum(redis_db_keys)", "keys"), query("max(redis_connected_clients)", "clients")],
             )
         )
     )

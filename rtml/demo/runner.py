@@ -110,7 +110,7 @@ class DemoRunner:
         from rtml.topics import create_topics, topic_specs
 
         # The services the demo's loop uses; PostgreSQL and Debezium join once the feature job reads the CDC topics.
-        up(only="kafka,redis,prometheus")
+        up(only="kafka,redis,prometheus,exporter")
         results = create_topics(check_reachable(self.settings), topic_specs(self.settings))
         self.say(f"[green]✓[/] {len(results)} topics ready")
         for name, value in DEMO_ENVIRONMENT.items():

@@ -73,7 +73,10 @@ class Pipeline:
     def ports(self) -> list[tuple[str, int, str]]:
         s = self.settings
         if self.spec.name == "features":
-            return [(s.host, s.flink_rest_port, "RTML_FLINK_REST_PORT")]
+            return [
+                (s.host, s.flink_rest_port, "RTML_FLINK_REST_PORT"),
+                (s.host, s.flink_metrics_port, "RTML_FLINK_METRICS_PORT"),
+            ]
         setting = (
             f"RTML_{self.spec.name.upper()}_METRICS_PORT"
             if self.spec.name in ("scorer", "trigger", "monitor")
@@ -84,10 +87,9 @@ class Pipeline:
     def start(self) -> int:
         pid = self.process.start(self.argv(), ports=self.ports())
         self.process.wait_ready(self.ready, self.settings.start_timeout_s)
-        if self.metrics_port is not None:
-            register_target(
-                self.settings.state_dir, f"rtml-{self.spec.name}", f"{self.settings.host}:{self.metrics_port}"
-            )
+        port = self.settings.flink_metrics_port if self.spec.name == "features" else self.metrics_port
+        if port is not None:
+            register_target(self.settings.state_dir, f"rtml-{self.spec.name}", f"{self.settings.host}:{port}")
         return pid
 
     def stop(self) -> bool:

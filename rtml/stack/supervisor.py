@@ -1,5 +1,5 @@
-"""Start, stop and report the local stack: Kafka, Redis, Prometheus, PostgreSQL, Kafka Connect (Debezium), in
-dependency order (stopped in the reverse one)."""
+"""Start, stop and report the local stack: Kafka, Redis, Prometheus, the exporter (Kafka and Redis metrics),
+PostgreSQL, Kafka Connect (Debezium), in dependency order (stopped in the reverse one)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rtml.settings import Settings
 from rtml.stack.connect import ConnectService
+from rtml.stack.exporter import ExporterService
 from rtml.stack.kafka import KafkaService
 from rtml.stack.postgres import PostgresService
 from rtml.stack.process import StackError
@@ -19,6 +20,7 @@ SERVICES: dict[str, type[LocalService]] = {
     "kafka": KafkaService,
     "redis": RedisService,
     "prometheus": PrometheusService,
+    "exporter": ExporterService,  # reads kafka and redis; says *_up 0 while they are down
     "postgres": PostgresService,
     "connect": ConnectService,  # needs kafka and postgres
 }

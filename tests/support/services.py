@@ -25,6 +25,8 @@ def isolated_settings(data_dir: Path, **overrides: object) -> Settings:
         "flink_rest_port": free_port(),
         "postgres_port": free_port(),
         "connect_port": free_port(),
+        "exporter_port": free_port(),
+        "flink_metrics_port": free_port(),
         "kafka_heap": "768m",
         **overrides,
     }
@@ -43,6 +45,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "RTML_FLINK_REST_PORT": str(settings.flink_rest_port),
         "RTML_POSTGRES_PORT": str(settings.postgres_port),
         "RTML_CONNECT_PORT": str(settings.connect_port),
+        "RTML_EXPORTER_PORT": str(settings.exporter_port),
+        "RTML_FLINK_METRICS_PORT": str(settings.flink_metrics_port),
         "RTML_FLINK_WATERMARK_EMIT": settings.flink_watermark_emit,
         "RTML_KAFKA_HEAP": settings.kafka_heap,
     }

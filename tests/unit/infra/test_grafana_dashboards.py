@@ -80,7 +80,7 @@ def test_the_issues_dashboards_panels_and_variables_are_there() -> None:
         "overview": ("Events consumed", "Predictions", "end to end", "Dead letters", "lag"),
         "features": ("Freshness", "Rows", "Late rows", "PSI per feature"),
         "model": ("Accuracy", "ROC-AUC", "Score distribution", "Serving version", "Drift events", "Retraining"),
-        "platform": ("Up", "CPU", "memory"),
+        "platform": ("Up", "CPU", "memory", "Consumer lag", "Checkpoints", "Backpressure", "Redis memory", "Redis ops"),
     }.items():
         missing = [w for w in wanted if w not in titles[name]]
         assert not missing, (name, missing)
