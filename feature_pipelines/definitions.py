@@ -226,3 +226,112 @@ class FeatureView:
             {k: v for k, v in self.describe().items() if k not in ("online", "offline", "ttl_s")}, sort_keys=True
         )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ChangelogSource:
+    """A Debezium change topic (``cdc.<schema>.<table>``, the JSON envelope of ``schemas/debezium.py``) of rows of
+    ``schema``, whose primary key is the column ``key``."""
+
+    name: str
+    topic: str
+    schema: type[msgspec.Struct]
+    key: str = "id"
+
+    def __post_init__(self) -> None:
+        if self.key not in self.field_names:
+            raise ValueError(
+                f"changelog source {self.name}: key {self.key!r} is not a column of {self.schema.__name__}"
+            )
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in msgspec.structs.fields(self.schema))
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One feature of a changelog view: a Flink SQL ``expression`` over the row's columns (in backquotes), of
+    ``dtype``. ``columns`` names the columns it reads (their schema rules are checked before it is computed)."""
+
+    name: str
+    expression: str
+    dtype: Literal["int64", "float64"]
+    columns: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChangelogView:
+    """The latest attributes of each row of a table, from its change stream: an insert or update writes the
+    entity's row (computed from the row after the change), a delete removes the entity (a tombstone on
+    ``features.<view>``, so the online store drops it).
+
+    A row is the state at one instant: ``window_end`` is the change's commit time in the database
+    (``source.ts_ms``), ``window_start`` one millisecond before it. So freshness is commit -> store, stores keep
+    the row of the latest commit, and a point-in-time join reads the attributes that held at an event's time.
+    """
+
+    name: str
+    entity: Entity
+    source: ChangelogSource
+    attributes: tuple[Attribute, ...]
+    ttl: timedelta = timedelta(days=365)
+    online: bool = True
+    offline: bool = True
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.attributes:
+            raise ValueError(f"view {self.name}: needs at least one attribute")
+        columns = set(self.source.field_names)
+        for attribute in self.attributes:
+            unknown = set(attribute.columns) - columns
+            if unknown:
+                raise ValueError(
+                    f"view {self.name}: attribute {attribute.name} reads {sorted(unknown)}, not columns of "
+                    f"{self.source.schema.__name__} ({', '.join(self.source.field_names)})"
+                )
+        names = [a.name for a in self.attributes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"view {self.name}: duplicate feature names {names}")
+
+    @property
+    def topic(self) -> str:
+        return f"features.{self.name}"
+
+    @property
+    def features(self) -> tuple[Attribute, ...]:
+        return self.attributes
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attributes)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the attributes read, the key first."""
+        return tuple(dict.fromkeys([self.source.key, *(c for a in self.attributes for c in a.columns)]))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "entity": {"name": self.entity.name, "join_key": self.entity.join_key},
+            "source": {"topic": self.source.topic, "schema": self.source.schema.__name__, "key": self.source.key},
+            "changelog": True,
+            "features": [{"name": a.name, "dtype": a.dtype, "expression": a.expression} for a in self.attributes],
+            "ttl_s": self.ttl.total_seconds(),
+            "online": self.online,
+            "offline": self.offline,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        text = json.dumps(
+            {k: v for k, v in self.describe().items() if k not in ("online", "offline", "ttl_s")}, sort_keys=True
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+AnyView = FeatureView | ChangelogView

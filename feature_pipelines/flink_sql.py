@@ -10,9 +10,19 @@ slide, so each (entity, window end) gives ONE row with every window's features, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from feature_pipelines.definitions import Aggregation, FeatureView, Source, Window
+from feature_pipelines import flink_cdc
+from feature_pipelines.definitions import (
+    Aggregation,
+    AnyView,
+    ChangelogSource,
+    ChangelogView,
+    FeatureView,
+    Source,
+    Window,
+)
 from feature_pipelines.sql_validation import column, extracted_fields, extraction, quote, validation_case
 
 COMPONENT = "flink-feature-job"
@@ -229,10 +239,43 @@ FROM TABLE(TUMBLE(TABLE `windows_{view.name}`, DESCRIPTOR(`window_time`), {_inte
 GROUP BY `entity_id`, `window_start`, `window_end`"""
 
 
-def compile_feature_job(views: list[FeatureView], kafka: KafkaOptions) -> FeatureJobSql:
-    """The whole job: sources (shared by views reading the same topic), dead letters, view sinks."""
+def compile_feature_job(views: Sequence[AnyView], kafka: KafkaOptions) -> FeatureJobSql:
+    """The whole job: sources (shared by views reading the same topic), dead letters, view sinks. Changelog
+    views (``ChangelogView``) compile through ``flink_cdc``."""
     if not views:
         raise ValueError("no feature views to compile")
+    windowed = [v for v in views if isinstance(v, FeatureView)]
+    changelog = [v for v in views if isinstance(v, ChangelogView)]
+    job = _compile_windowed(windowed, kafka) if windowed else FeatureJobSql([JSON_FIELDS_DDL], [])
+    if changelog:
+        _compile_changelog(changelog, kafka, job)
+    return job
+
+
+def _compile_changelog(views: list[ChangelogView], kafka: KafkaOptions, job: FeatureJobSql) -> None:
+    by_source: dict[str, tuple[ChangelogSource, list[ChangelogView]]] = {}
+    for view in views:
+        source, same = by_source.setdefault(view.source.name, (view.source, []))
+        if source != view.source:
+            raise ValueError(f"two different change sources are named {source.name!r}")
+        same.append(view)
+    for source, on_source in by_source.values():
+        columns = tuple(dict.fromkeys(c for v in on_source for c in v.columns))
+        job.ddl.extend(
+            [
+                flink_cdc.changelog_table(source, columns, kafka),
+                flink_cdc.raw_table(source, kafka),
+                flink_cdc.checked_view(source, columns, JSON_FIELDS),
+                flink_cdc.dlq_sink(source, kafka),
+            ]
+        )
+        job.inserts.append(flink_cdc.dlq_insert(source, COMPONENT))
+        for view in on_source:
+            job.ddl.append(flink_cdc.view_sink(view, kafka))
+            job.inserts.append(flink_cdc.view_insert(view))
+
+
+def _compile_windowed(views: list[FeatureView], kafka: KafkaOptions) -> FeatureJobSql:
     sources: dict[str, tuple[Source, list[str]]] = {}
     for view in views:
         source, fields = sources.setdefault(view.source.name, (view.source, [view.source.event_time_field]))

@@ -5,8 +5,19 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from feature_pipelines.definitions import Aggregation, Entity, FeatureView, Source, Window
+from feature_pipelines.definitions import (
+    Aggregation,
+    AnyView,
+    Attribute,
+    ChangelogSource,
+    ChangelogView,
+    Entity,
+    FeatureView,
+    Source,
+    Window,
+)
 from feature_pipelines.feature_service import FeatureService, RequestFeature
+from schemas.debezium import Customer
 from schemas.transaction import Transaction
 
 customer = Entity("customer", join_key="customer_id", description="A card holder")
@@ -48,7 +59,31 @@ merchant_txn_stats = FeatureView(
     description="A merchant's volume and typical ticket over the last hour and day",
 )
 
-FEATURE_VIEWS: dict[str, FeatureView] = {v.name: v for v in (customer_txn_stats, merchant_txn_stats)}
+bank_customers = ChangelogSource("bank_customers", topic="cdc.bank.customers", schema=Customer, key="id")
+
+customer_profile = ChangelogView(
+    name="customer_profile",
+    entity=customer,
+    source=bank_customers,
+    attributes=(
+        Attribute("credit_limit", "`credit_limit`", "float64", ("credit_limit",), "the card's limit (EUR)"),
+        Attribute(
+            "risk_flag_count",
+            "COALESCE(CARDINALITY(`risk_flags`), 0)",
+            "int64",
+            ("risk_flags",),
+            "how many risk flags the bank set",
+        ),
+        Attribute(
+            "account_opened_at", "`account_opened_at`", "int64", ("account_opened_at",), "epoch ms of the opening"
+        ),
+    ),
+    description="The customer's row in the bank database (PostgreSQL -> Debezium), latest commit; a deleted "
+    "customer has no profile",
+)
+
+FEATURE_VIEWS: dict[str, AnyView] = {v.name: v for v in (customer_txn_stats, merchant_txn_stats, customer_profile)}
+WINDOWED_VIEWS: dict[str, FeatureView] = {n: v for n, v in FEATURE_VIEWS.items() if isinstance(v, FeatureView)}
 
 
 HOUR_MS = 3_600_000
@@ -92,7 +127,7 @@ def get_service(name: str) -> FeatureService:
         raise KeyError(f"no feature service (model) {name!r}; defined: {', '.join(FEATURE_SERVICES)}") from None
 
 
-def get_view(name: str) -> FeatureView:
+def get_view(name: str) -> AnyView:
     try:
         return FEATURE_VIEWS[name]
     except KeyError:

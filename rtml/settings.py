@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # Topic names are configuration (see docs/topics.md).
     event_streams: list[str] = ["transactions"]
     cdc_tables: list[str] = ["bank.customers", "bank.merchants"]
-    feature_views: list[str] = ["customer_txn_stats", "merchant_txn_stats"]
+    feature_views: list[str] = ["customer_txn_stats", "merchant_txn_stats", "customer_profile"]
     models: list[str] = ["fraud"]
     topic_partitions: int = Field(default=6, ge=1, le=1000)
 

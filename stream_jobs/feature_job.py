@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.flink_sql import KafkaOptions, compile_feature_job
 from rtml.settings import Settings, load_settings
 
@@ -71,6 +71,8 @@ def flink_config(settings: Settings, *, restore: Path | None, metrics: bool = Fa
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "2",
         "table.exec.source.idle-timeout": f"{int(settings.flink_idle_timeout_s * 1000)}ms",
+        # change topics (debezium-json, at-least-once from Connect) may repeat a change: normalize per key
+        "table.exec.source.cdc-events-duplicate": "true",
         "rest.address": settings.host,
         "rest.bind-address": settings.host,
         "rest.port": str(settings.flink_rest_port),
@@ -93,7 +95,7 @@ def flink_config(settings: Settings, *, restore: Path | None, metrics: bool = Fa
     return config
 
 
-def build(settings: Settings, views: list[FeatureView], *, bounded: bool):  # type: ignore[no-untyped-def]
+def build(settings: Settings, views: list[AnyView], *, bounded: bool):  # type: ignore[no-untyped-def]
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
-    defined: dict[str, FeatureView] = importlib.import_module(args.definitions).FEATURE_VIEWS
+    defined: dict[str, AnyView] = importlib.import_module(args.definitions).FEATURE_VIEWS
     try:
         views = [defined[v] for v in args.views.split(",")] if args.views else list(defined.values())
     except KeyError as exc:

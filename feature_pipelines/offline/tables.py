@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import msgspec
 import pyarrow as pa
 
-from feature_pipelines.definitions import FeatureView, Source
+from feature_pipelines.definitions import AnyView, Source
 from feature_pipelines.repository import get_view
 from schemas.errors import SchemaError
 from schemas.label import Label
@@ -98,7 +98,7 @@ def layout_for(topic: str) -> TableLayout:
     )
 
 
-def view_layout(view: FeatureView) -> TableLayout:
+def view_layout(view: AnyView) -> TableLayout:
     """The offline table of ``view`` (any view object, declared in the repository or not)."""
     return _feature_layout(view.topic, view)
 
@@ -193,7 +193,7 @@ def _struct_layout(topic: str, table: str, struct: type[msgspec.Struct], time_fi
 # --- feature rows: one column per feature of the view -----------------------------------------
 
 
-def _feature_layout(topic: str, view: FeatureView) -> TableLayout:
+def _feature_layout(topic: str, view: AnyView) -> TableLayout:
     features = [(f.name, f.dtype) for f in view.features]
     columns = (
         pa.field("entity_id", pa.string(), nullable=False),

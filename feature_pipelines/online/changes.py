@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 
 
 class Consumed(Protocol):
@@ -24,19 +24,19 @@ class Consumed(Protocol):
 class ViewChanges:
     """Apply ``deletes`` (entity ids whose key got a tombstone) first, then ``rows`` (consumed records)."""
 
-    view: FeatureView
+    view: AnyView
     deletes: list[str] = field(default_factory=list)
     rows: list[Consumed] = field(default_factory=list)
 
 
-def split_by_view(batch: Iterable[Consumed], views_by_topic: Mapping[str, FeatureView]) -> list[ViewChanges]:
+def split_by_view(batch: Iterable[Consumed], views_by_topic: Mapping[str, AnyView]) -> list[ViewChanges]:
     """Group ``batch`` by view, keeping per entity what follows its last tombstone.
 
     A tombstone drops the entity's earlier rows of the batch and deletes its key; rows after it are
     written again. Records of one key come in offset order (one key, one partition), so applying
     deletions first and then upserts gives the same state as applying the records one by one.
     """
-    pending: dict[str, tuple[FeatureView, dict[str, list[Consumed]], set[str]]] = {}
+    pending: dict[str, tuple[AnyView, dict[str, list[Consumed]], set[str]]] = {}
     for item in batch:
         view = views_by_topic[item.topic]
         _, rows_by_entity, deleted = pending.setdefault(view.name, (view, {}, set()))

@@ -8,17 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 
 # Per view, in request order: (feature name, column name in the result).
-Requested = list[tuple[FeatureView, list[tuple[str, str]]]]
+Requested = list[tuple[AnyView, list[tuple[str, str]]]]
 
 
 def parse_feature_refs(
-    refs: Sequence[str], views: Mapping[str, FeatureView], *, full_feature_names: bool = False
+    refs: Sequence[str], views: Mapping[str, AnyView], *, full_feature_names: bool = False
 ) -> Requested:
     """Group ``refs`` by view, checking that every view and feature exists and no column name repeats."""
-    by_view: dict[str, tuple[FeatureView, list[tuple[str, str]]]] = {}
+    by_view: dict[str, tuple[AnyView, list[tuple[str, str]]]] = {}
     columns: dict[str, str] = {}
     for ref in refs:
         view_name, sep, feature = ref.partition(":")
@@ -39,7 +39,7 @@ def parse_feature_refs(
 
 
 def feature_columns(
-    view: FeatureView, values: np.ndarray, found: np.ndarray, wanted: list[tuple[str, str]]
+    view: AnyView, values: np.ndarray, found: np.ndarray, wanted: list[tuple[str, str]]
 ) -> dict[str, list[Any]]:
     """Result columns of ``view`` from its decoded arrays: None for missing or null, int for counts."""
     index = {name: i for i, name in enumerate(view.feature_names)}

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from schemas.feature_row import FeatureRow
 
 KEY_PREFIX = "rtml:f"
@@ -40,7 +40,7 @@ class RowEncodingError(ValueError):
 class RowLayout:
     """How one view's rows are keyed and packed. Build it once per view with ``layout_of``."""
 
-    def __init__(self, view: FeatureView) -> None:
+    def __init__(self, view: AnyView) -> None:
         self.view = view
         self.view_name = view.name
         self.fingerprint = view.fingerprint
@@ -118,10 +118,10 @@ def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
     return getter
 
 
-_LAYOUTS: dict[int, tuple[FeatureView, RowLayout]] = {}
+_LAYOUTS: dict[int, tuple[AnyView, RowLayout]] = {}
 
 
-def layout_of(view: FeatureView) -> RowLayout:
+def layout_of(view: AnyView) -> RowLayout:
     """The layout of ``view``, built once per view object (a view's fingerprint costs a hash)."""
     cached = _LAYOUTS.get(id(view))
     if cached is not None and cached[0] is view:
@@ -131,13 +131,13 @@ def layout_of(view: FeatureView) -> RowLayout:
     return layout
 
 
-def row_key(view: FeatureView, entity_id: str) -> str:
+def row_key(view: AnyView, entity_id: str) -> str:
     return layout_of(view).key(entity_id).decode()
 
 
-def encode_row(view: FeatureView, row: FeatureRow) -> bytes:
+def encode_row(view: AnyView, row: FeatureRow) -> bytes:
     return layout_of(view).encode(row)
 
 
-def decode_rows(view: FeatureView, blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+def decode_rows(view: AnyView, blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
     return layout_of(view).decode(blobs)

@@ -15,7 +15,7 @@ from typing import cast
 
 from confluent_kafka import Message, Producer
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.changes import Consumed, split_by_view
 from feature_pipelines.online.lag import measure_lag
 from feature_pipelines.online.layout import RowEncodingError, layout_of
@@ -45,7 +45,7 @@ class OnlineMaterializer:
     def __init__(
         self,
         settings: Settings,
-        views: Sequence[FeatureView | str] | None = None,
+        views: Sequence[AnyView | str] | None = None,
         store: OnlineStore | None = None,
         group: str = "rtml-online-materializer",
         *,
@@ -129,7 +129,7 @@ class OnlineMaterializer:
             self._dlq.flush()  # before the consumer commits this batch
             self._dlq_pending = False
 
-    def _write(self, view: FeatureView, consumed: list[Consumed]) -> None:
+    def _write(self, view: AnyView, consumed: list[Consumed]) -> None:
         rows = [c.record for c in consumed]
         try:
             applied = self.store.apply(view, rows)

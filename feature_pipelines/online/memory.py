@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.layout import HEADER_BYTES
 from feature_pipelines.online.store import OnlineStore
 
@@ -19,7 +19,7 @@ class InMemoryOnlineStore(OnlineStore):
     """
 
     def __init__(
-        self, views: Mapping[str, FeatureView] | None = None, *, clock: Callable[[], float] = time.monotonic
+        self, views: Mapping[str, AnyView] | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__(views)
         self.clock = clock
@@ -27,7 +27,7 @@ class InMemoryOnlineStore(OnlineStore):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, views: Mapping[str, FeatureView] | None = None) -> InMemoryOnlineStore:
+    def from_url(cls, url: str, views: Mapping[str, AnyView] | None = None) -> InMemoryOnlineStore:
         return cls(views)
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.exceptions import NoScriptError
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.store import OnlineStore, OnlineStoreUnavailable
 
 # KEYS[i]: row keys. ARGV[1]: TTL in ms (<= 0: none). ARGV[2]: the size of one packed value.
@@ -68,7 +68,7 @@ class RedisOnlineStore(OnlineStore):
         self,
         url: str,
         *,
-        views: Mapping[str, FeatureView] | None = None,
+        views: Mapping[str, AnyView] | None = None,
         chunk_rows: int = 500,
         timeout_s: float = 5.0,
     ) -> None:
@@ -82,7 +82,7 @@ class RedisOnlineStore(OnlineStore):
         )
 
     @classmethod
-    def from_url(cls, url: str, views: Mapping[str, FeatureView] | None = None) -> RedisOnlineStore:
+    def from_url(cls, url: str, views: Mapping[str, AnyView] | None = None) -> RedisOnlineStore:
         return cls(url, views=views)
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Mapping
 from typing import cast
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.store import OnlineStore
 
 # scheme -> "module:Class"; imported on use, so ``memory://`` never imports redis.
@@ -28,7 +28,7 @@ def store_class(url: str) -> type[OnlineStore]:
     return cast(type[OnlineStore], getattr(importlib.import_module(module), name))
 
 
-def open_store(url: str, views: Mapping[str, FeatureView] | None = None) -> OnlineStore:
+def open_store(url: str, views: Mapping[str, AnyView] | None = None) -> OnlineStore:
     """The online store ``url`` names (``views`` defaults to the repository's)."""
     cls = store_class(url)
     return cls.from_url(url, views)

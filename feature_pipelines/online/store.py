@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from feature_pipelines.definitions import FeatureView
+from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.feature_refs import feature_columns, parse_feature_refs
 from feature_pipelines.online.layout import layout_of
 from feature_pipelines.repository import FEATURE_VIEWS
 from schemas.feature_row import FeatureRow
 
-ViewRef = FeatureView | str
+ViewRef = AnyView | str
 
 
 class OnlineStoreUnavailable(Exception):
@@ -53,8 +53,8 @@ class OnlineFeatures:
 class OnlineStore(ABC):
     """Per entity and view, the row with the greatest ``window_end``; older or equal rows are skipped."""
 
-    def __init__(self, views: Mapping[str, FeatureView] | None = None) -> None:
-        self.views: Mapping[str, FeatureView] = FEATURE_VIEWS if views is None else views
+    def __init__(self, views: Mapping[str, AnyView] | None = None) -> None:
+        self.views: Mapping[str, AnyView] = FEATURE_VIEWS if views is None else views
 
     # -- the seam a backend implements ------------------------------------------------------------
 
@@ -73,7 +73,7 @@ class OnlineStore(ABC):
         """Delete ``keys``; returns how many existed."""
 
     @classmethod
-    def from_url(cls, url: str, views: Mapping[str, FeatureView] | None = None) -> OnlineStore:
+    def from_url(cls, url: str, views: Mapping[str, AnyView] | None = None) -> OnlineStore:
         """The store ``url`` configures (see ``registry.open_store``)."""
         raise NotImplementedError(f"{cls.__name__} cannot be opened from a URL")
 
@@ -91,8 +91,8 @@ class OnlineStore(ABC):
 
     # -- the API ----------------------------------------------------------------------------------
 
-    def view(self, view: ViewRef) -> FeatureView:
-        if isinstance(view, FeatureView):
+    def view(self, view: ViewRef) -> AnyView:
+        if isinstance(view, AnyView):
             return view
         try:
             return self.views[view]

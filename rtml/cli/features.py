@@ -19,6 +19,7 @@ def list_views(
     view: Annotated[str | None, typer.Argument(help="Show one view's features in detail.")] = None,
 ) -> None:
     """The feature views: entity, source, windows, features (name and type in their fixed order)."""
+    from feature_pipelines.definitions import ChangelogView
     from feature_pipelines.repository import FEATURE_VIEWS, get_view
 
     if view is not None:
@@ -26,6 +27,16 @@ def list_views(
             v = get_view(view)
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0])) from None
+        if isinstance(v, ChangelogView):
+            table = Table("#", "feature", "type", "expression (of the row after each change)")
+            for i, a in enumerate(v.attributes):
+                table.add_row(str(i), a.name, a.dtype, a.expression)
+            console.print(
+                f"[bold]{v.name}[/] ({v.entity.name} by {v.entity.join_key}, latest row of {v.source.topic} "
+                f"by {v.source.key}, ttl {v.ttl}, fingerprint {v.fingerprint})"
+            )
+            console.print(table)
+            return
         table = Table("#", "feature", "type", "aggregation", "window")
         for i, f in enumerate(v.features):
             agg = f.aggregation
@@ -44,12 +55,17 @@ def list_views(
         return
     table = Table("view", "entity", "source", "windows", "slide", "features", "online", "offline")
     for v in FEATURE_VIEWS.values():
+        windows, slide = (
+            ("latest row (changelog)", "-")
+            if isinstance(v, ChangelogView)
+            else (", ".join(w.label for w in v.windows), _secs(v.slide_ms))
+        )
         table.add_row(
             v.name,
             f"{v.entity.name} ({v.entity.join_key})",
             v.source.topic,
-            ", ".join(w.label for w in v.windows),
-            _secs(v.slide_ms),
+            windows,
+            slide,
             str(len(v.features)),
             "yes" if v.online else "no",
             "yes" if v.offline else "no",
@@ -66,6 +82,7 @@ def backfill(
     """Compute a view's rows from the archived raw events (DuckDB, same semantics as the Flink job)
     and append them to its offline table; the same backfill over unchanged events writes nothing."""
     from feature_pipelines.backfill import backfill_view
+    from feature_pipelines.definitions import FeatureView
     from feature_pipelines.offline.delta_store import DeltaOfflineStore
     from feature_pipelines.repository import get_view
     from rtml.cli.timeparse import parse_time
@@ -75,6 +92,11 @@ def backfill(
         v = get_view(view)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0])) from None
+    if not isinstance(v, FeatureView):
+        raise typer.BadParameter(
+            f"{v.name} is a changelog view: its rows come from {v.source.topic} (Debezium's snapshot of the table "
+            "and its changes), not from archived events; there is nothing to backfill"
+        )
     start_ms, end_ms = parse_time(start), parse_time(end)
     if end_ms <= start_ms:
         raise typer.BadParameter(f"--end {end} must be after --start {start}")
@@ -108,7 +130,7 @@ def seed(
     """Write a generated history (ending now) straight into the offline store and backfill every view
     from it: a first model can be trained without streaming days of traffic through Kafka."""
     from feature_pipelines.offline.delta_store import DeltaOfflineStore
-    from feature_pipelines.repository import FEATURE_VIEWS
+    from feature_pipelines.repository import WINDOWED_VIEWS
     from rtml.datagen.config import GeneratorConfig
     from rtml.datagen.history import seed_history
     from rtml.settings import load_settings
@@ -120,7 +142,9 @@ def seed(
     )
     store = DeltaOfflineStore.from_settings(load_settings())
     with console.status("seeding the offline store ...") as status:
-        result = seed_history(store, config, records, list(FEATURE_VIEWS.values()), progress=lambda m: status.update(m))
+        result = seed_history(
+            store, config, records, list(WINDOWED_VIEWS.values()), progress=lambda m: status.update(m)
+        )
     console.print(
         f"[green]✓[/] {result.transactions:,} transactions ({result.frauds:,} fraud) and {result.labels:,} labels "
         f"in {result.seconds:.1f} s; backfilled " + ", ".join(f"{b.view} ({b.rows:,} rows)" for b in result.backfills)

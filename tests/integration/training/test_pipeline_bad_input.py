@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from feature_pipelines.offline.delta_store import DeltaOfflineStore
-from feature_pipelines.repository import FEATURE_VIEWS
+from feature_pipelines.repository import WINDOWED_VIEWS
 from feature_pipelines.training_set import TrainingSetError
 from rtml.datagen.config import GeneratorConfig
 from rtml.datagen.history import seed_history
@@ -30,7 +30,7 @@ def _registered(settings: Settings) -> list[str]:
 
 def _seed(settings: Settings, *, fraud_rate: float, views: bool = True, n: int = 3_000) -> None:
     config = GeneratorConfig(start_ts=START, seed=2, rate=5.0, n_customers=200, fraud_rate=fraud_rate)
-    seed_history(DeltaOfflineStore.from_settings(settings), config, n, list(FEATURE_VIEWS.values()) if views else [])
+    seed_history(DeltaOfflineStore.from_settings(settings), config, n, list(WINDOWED_VIEWS.values()) if views else [])
 
 
 def test_an_empty_offline_store_is_refused(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from feature_pipelines.offline.delta_store import DeltaOfflineStore
 from feature_pipelines.offline.tables import layout_for
-from feature_pipelines.repository import FEATURE_VIEWS
+from feature_pipelines.repository import WINDOWED_VIEWS
 from rtml.datagen.config import GeneratorConfig
 from rtml.datagen.history import seed_history
 from rtml.kafka.clients import consumer_config
@@ -41,7 +41,7 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[
     now = int(time.time() * 1000)
     config = GeneratorConfig(start_ts=now - 600_000, seed=2, rate=5.0, n_customers=200, fraud_rate=0.05)
     store = DeltaOfflineStore.from_settings(local)
-    seeded = seed_history(store, config, 3_000, list(FEATURE_VIEWS.values()))
+    seeded = seed_history(store, config, 3_000, list(WINDOWED_VIEWS.values()))
     champion = run_training(local, "fraud", FAST)
     assert champion.alias == "champion" and champion.version == "1"
     return {"settings": local, "seeded": seeded, "store": store}

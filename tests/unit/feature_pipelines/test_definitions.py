@@ -25,7 +25,8 @@ def test_demo_views_have_their_features_in_a_fixed_order() -> None:
         "count_24h",
         "mean_amount_24h",
     )
-    assert set(FEATURE_VIEWS) == {"customer_txn_stats", "merchant_txn_stats"}
+    assert set(FEATURE_VIEWS) == {"customer_txn_stats", "merchant_txn_stats", "customer_profile"}
+    assert get_view("customer_profile").feature_names == ("credit_limit", "risk_flag_count", "account_opened_at")
 
 
 def test_fingerprint_changes_with_the_definition() -> None:

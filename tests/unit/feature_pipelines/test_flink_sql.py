@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feature_pipelines.definitions import ChangelogView, FeatureView
 from feature_pipelines.flink_sql import KafkaOptions, compile_feature_job
 from feature_pipelines.repository import FEATURE_VIEWS
 from feature_pipelines.sql_validation import extracted_fields, validation_case
@@ -12,7 +13,10 @@ def test_views_on_one_topic_share_one_source_and_one_dead_letter_sink() -> None:
     job = compile_feature_job(list(FEATURE_VIEWS.values()), KafkaOptions("b:9092"))
     sources = [d for d in job.ddl if d.startswith("CREATE TABLE `src_")]
     assert len(sources) == 1 and "'topic' = 'events.transactions'" in sources[0]
-    assert len(job.inserts) == 1 + len(FEATURE_VIEWS)
+    windowed = [v for v in FEATURE_VIEWS.values() if isinstance(v, FeatureView)]
+    changelog = [v for v in FEATURE_VIEWS.values() if isinstance(v, ChangelogView)]
+    # a dead-letter insert per source topic (events.transactions, cdc.bank.customers) and one insert per view
+    assert len(job.inserts) == 2 + len(FEATURE_VIEWS) and windowed and changelog
     assert job.inserts[0].startswith("INSERT INTO `dlq_transactions`")
     for view in FEATURE_VIEWS.values():
         sink = next(d for d in job.ddl if d.startswith(f"CREATE TABLE `sink_{view.name}`"))

@@ -26,6 +26,7 @@ def test_default_topics_follow_the_views_and_streams_of_the_settings(tmp_path: P
     assert default_topics(load_settings(data_dir=tmp_path)) == [
         "features.customer_txn_stats",
         "features.merchant_txn_stats",
+        "features.customer_profile",
         "events.transactions",
         "labels.transactions",
     ]

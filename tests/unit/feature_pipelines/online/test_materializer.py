@@ -88,6 +88,10 @@ def test_views_by_name_and_the_default_is_every_online_view() -> None:
         "merchant_txn_stats"
     ]
     everything = OnlineMaterializer(Settings(), store=store)
-    assert everything.topics == ["features.customer_txn_stats", "features.merchant_txn_stats"]
+    assert everything.topics == [
+        "features.customer_txn_stats",
+        "features.merchant_txn_stats",
+        "features.customer_profile",
+    ]
     with pytest.raises(ValueError, match="no online feature views"):
         OnlineMaterializer(Settings(), [], store)

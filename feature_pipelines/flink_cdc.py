@@ -1,0 +1,239 @@
+"""Compile changelog views (``ChangelogView``: the latest attributes of a table's rows) to Flink SQL.
+
+Per change topic, two readings of the same records:
+
+- the **changelog table**: ``debezium-json`` with the table's primary key, so Flink turns the envelopes into
+  inserts, updates and deletes (``table.exec.source.cdc-events-duplicate=true``, set by the job, adds the
+  per-key normalization that makes a change delivered twice harmless, as at-least-once Debezium can do);
+- the **raw table**: each value as bytes, checked against the row type's rules (``schemas/debezium.py``) and
+  routed to ``dlq.<topic>`` when it is not one Debezium envelope (not JSON, an unknown ``op``, no row for its
+  ``op``) or its row breaks a rule on a column a view reads. The changelog table skips what it cannot parse
+  (``ignore-parse-errors``); a row that parses but breaks a rule is kept out of the views by the same checks, on
+  the typed columns, so what the dead-letter topic holds is what the views did not apply.
+
+Per view, an upsert-kafka sink on ``features.<view>`` keyed by the entity id, written with Kafka transactions
+committed at checkpoints (exactly-once, like the windowed views): an insert or update writes the row, a delete a
+tombstone. Tombstones of the change topic itself (after each delete, for compaction) are not records: both
+readings skip them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import inspect as mi
+
+from feature_pipelines.definitions import ChangelogSource, ChangelogView
+from feature_pipelines.sql_validation import _unwrap, column, extracted_fields, quote
+
+_OPS = ("c", "u", "d", "r", "t")
+
+
+def _ident(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def _sql_type(t: Any) -> str:
+    t = _unwrap(t)
+    if isinstance(t, mi.StrType | mi.LiteralType):
+        return "STRING"
+    if isinstance(t, mi.IntType):
+        return "BIGINT"
+    if isinstance(t, mi.FloatType):
+        return "DOUBLE"
+    if isinstance(t, mi.BoolType):
+        return "BOOLEAN"
+    if isinstance(t, mi.ListType | mi.VarTupleType):
+        return f"ARRAY<{_sql_type(t.item_type)}>"
+    raise TypeError(f"cannot read a column of type {t} from a change topic")
+
+
+def _scalar(source: ChangelogSource, columns: tuple[str, ...]) -> list[str]:
+    """The columns whose rules the checks can test on their JSON text (not arrays)."""
+    info = mi.type_info(source.schema)
+    assert isinstance(info, mi.StructType)
+    types = {f.name: _unwrap(f.type) for f in info.fields}
+    return [c for c in columns if not isinstance(types[c], mi.ListType | mi.VarTupleType)]
+
+
+def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: Any) -> str:
+    info = mi.type_info(source.schema)
+    assert isinstance(info, mi.StructType)
+    types = {f.name: f.type for f in info.fields}
+    cols = ",\n  ".join(f"`{c}` {_sql_type(types[c])}" for c in columns)
+    return f"""CREATE TABLE `cdc_{_ident(source.name)}` (
+  {cols},
+  `change_props` MAP<STRING, STRING> METADATA FROM 'value.source.properties' VIRTUAL,
+  PRIMARY KEY (`{source.key}`) NOT ENFORCED
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote(source.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.group.id' = {quote(kafka.group_id)},
+  'properties.isolation.level' = 'read_committed',
+  {_startup(kafka)},
+  'value.format' = 'debezium-json',
+  'value.debezium-json.ignore-parse-errors' = 'true'
+)"""
+
+
+def _startup(kafka: Any) -> str:
+    startup = (
+        "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
+        if kafka.startup_mode == "group-offsets"
+        else f"'scan.startup.mode' = {quote(kafka.startup_mode)}"
+    )
+    return startup + (", 'scan.bounded.mode' = 'latest-offset'" if kafka.bounded else "")
+
+
+def raw_table(source: ChangelogSource, kafka: Any) -> str:
+    return f"""CREATE TABLE `cdcraw_{_ident(source.name)}` (
+  `k` BYTES,
+  `raw` BYTES,
+  `partition` INT METADATA VIRTUAL,
+  `offset` BIGINT METADATA VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote(source.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.group.id' = {quote(kafka.group_id + "-checks")},
+  'properties.isolation.level' = 'read_committed',
+  {_startup(kafka)},
+  'key.format' = 'raw',
+  'key.fields' = 'k',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
+)"""
+
+
+def checked_view(source: ChangelogSource, columns: tuple[str, ...], json_fields: str) -> str:
+    """Each non-tombstone record with ``err``: NULL when valid, else ``'<rule>|<path>'`` of the first broken rule."""
+    scalars = _scalar(source, columns)
+    fields = extracted_fields(source.schema, scalars)
+    items = ",\n    ".join(f"`rm`[{quote(c)}] AS {column(c)}" for c in scalars)
+    whens = [
+        "WHEN NOT (`s` IS JSON OBJECT) THEN 'json|$'",
+        f"WHEN `op` IS NULL OR `op` NOT IN ({', '.join(quote(o) for o in _OPS)}) THEN 'enum|$.op'",
+        "WHEN `op` <> 't' AND `rm` IS NULL THEN CONCAT('required_for_op|$.', `side`)",
+    ]
+    for f in fields:
+        whens += [
+            f"WHEN `op` <> 't' AND NOT COALESCE({ok}, FALSE) "
+            f"THEN CONCAT({quote(rule + '|$.')}, `side`, {quote('.' + f.name)})"
+            for rule, ok in f.checks
+        ]
+    body = "\n    ".join(whens)
+    return f"""CREATE TEMPORARY VIEW `cdcchecked_{_ident(source.name)}` AS
+SELECT `k`, `raw`, `partition`, `offset`,
+  CASE
+    {body}
+    ELSE CAST(NULL AS STRING)
+  END AS `err`
+FROM (
+  SELECT *,
+    {items}
+  FROM (
+    SELECT *, {json_fields}(CAST(
+      CASE WHEN `op` = 'd' THEN JSON_QUERY(`s`, '$.before') ELSE JSON_QUERY(`s`, '$.after') END AS BYTES)) AS `rm`
+    FROM (
+      SELECT *, JSON_VALUE(`s`, '$.op') AS `op`,
+        CASE WHEN JSON_VALUE(`s`, '$.op') = 'd' THEN 'before' ELSE 'after' END AS `side`
+      FROM (SELECT *, CAST(`raw` AS STRING) AS `s` FROM `cdcraw_{_ident(source.name)}` WHERE `raw` IS NOT NULL)
+    )
+  )
+)"""
+
+
+def valid_condition(source: ChangelogSource, columns: tuple[str, ...]) -> str:
+    """The checked rules again, on the changelog table's typed columns: a row that breaks one is not applied."""
+    conditions = []
+    for f in extracted_fields(source.schema, _scalar(source, columns)):
+        for rule, ok in f.checks:
+            if rule == "type":
+                continue  # a value of the wrong type did not parse: the format skipped the record
+            text = f"CAST(`{f.name}` AS STRING)"
+            conditions.append(ok.replace(column(f.name), text))
+    return " AND ".join(f"COALESCE({c}, FALSE)" for c in conditions) or "TRUE"
+
+
+def view_sink(view: ChangelogView, kafka: Any) -> str:
+    fields = ", ".join(f"`{a.name}` {'BIGINT' if a.dtype == 'int64' else 'DOUBLE'}" for a in view.attributes)
+    prefix = f"{kafka.transactional_id_prefix}-{view.name}"
+    return f"""CREATE TABLE `sink_{view.name}` (
+  `view` STRING,
+  `entity_id` STRING,
+  `window_start` BIGINT,
+  `window_end` BIGINT,
+  `values` ROW<{fields}>,
+  PRIMARY KEY (`entity_id`) NOT ENFORCED
+) WITH (
+  'connector' = 'upsert-kafka',
+  'topic' = {quote(view.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {quote(prefix)},
+  'key.format' = 'raw',
+  'value.format' = 'json',
+  'value.fields-include' = 'ALL'
+)"""
+
+
+def view_insert(view: ChangelogView) -> str:
+    source = view.source
+    committed = "CAST(`change_props`['ts_ms'] AS BIGINT)"
+    values = ", ".join(
+        f"CAST({a.expression} AS {'BIGINT' if a.dtype == 'int64' else 'DOUBLE'})" for a in view.attributes
+    )
+    return f"""INSERT INTO `sink_{view.name}`
+SELECT {quote(view.name)}, `{source.key}`, {committed} - 1, {committed}, ROW({values})
+FROM `cdc_{_ident(source.name)}`
+WHERE `{source.key}` IS NOT NULL AND {committed} IS NOT NULL AND {valid_condition(source, view.columns)}"""
+
+
+def dlq_sink(source: ChangelogSource, kafka: Any) -> str:
+    return f"""CREATE TABLE `cdcdlq_{_ident(source.name)}` (
+  `k` BYTES,
+  `raw` BYTES,
+  `headers` MAP<STRING, BYTES> METADATA
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {quote("dlq." + source.topic)},
+  'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
+  'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-dlq-{_ident(source.name)}")},
+  'key.format' = 'raw',
+  'key.fields' = 'k',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
+)"""
+
+
+def dlq_insert(source: ChangelogSource, component: str) -> str:
+    def b(expr: str) -> str:
+        return f"CAST({expr} AS BYTES)"
+
+    rule, field = "SPLIT_INDEX(`err`, '|', 0)", "SPLIT_INDEX(`err`, '|', 1)"
+    message = (
+        f"CONCAT({quote(source.topic + ': ')}, CASE WHEN SPLIT_INDEX(`err`, '|', 0) = 'json' "
+        "THEN 'not one JSON object' ELSE CONCAT('field `', SPLIT_INDEX(`err`, '|', 1), '` breaks rule `', "
+        "SPLIT_INDEX(`err`, '|', 0), '`') END)"
+    )
+    headers = ", ".join(
+        [
+            f"'rtml.error.class', {b(quote('schemas.errors.SchemaError'))}",
+            f"'rtml.error.message', {b(message)}",
+            f"'rtml.error.field', {b(field)}",
+            f"'rtml.error.rule', {b(rule)}",
+            f"'rtml.component', {b(quote(component))}",
+            f"'rtml.source.topic', {b(quote(source.topic))}",
+            f"'rtml.source.partition', {b('CAST(`partition` AS STRING)')}",
+            f"'rtml.source.offset', {b('CAST(`offset` AS STRING)')}",
+            f"'rtml.failed_at', {b('CAST(1000 * UNIX_TIMESTAMP() AS STRING)')}",
+        ]
+    )
+    return f"""INSERT INTO `cdcdlq_{_ident(source.name)}`
+SELECT `k`, `raw`, MAP[{headers}]
+FROM `cdcchecked_{_ident(source.name)}`
+WHERE `err` IS NOT NULL"""
