@@ -82,6 +82,11 @@ def backfill_view(
     store: DeltaOfflineStore, view: FeatureView, *, start_ms: int, end_ms: int, now_ms: int | None = None
 ) -> BackfillResult:
     """Compute and append the view's rows for ``start_ms < window_end <= end_ms``; see the module doc."""
+    if view.join is not None:
+        raise ValueError(
+            f"{view.name} joins {view.join.table.topic} as of each event's time: only the live feature job computes "
+            "it (a backfill would need the table's history, which the offline store does not keep yet)"
+        )
     began = time.monotonic()
     events_table = source_layout(view.source).table
     version = store.version(events_table)

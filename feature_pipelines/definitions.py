@@ -149,6 +149,7 @@ class FeatureView:
     offline: bool = True
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    join: AsOfJoin | None = None  # enrich each event with a table's row as of its time before aggregating
 
     def __post_init__(self) -> None:
         if not self.windows or not self.aggregations:
@@ -164,14 +165,28 @@ class FeatureView:
             raise ValueError(
                 f"view {self.name}: join key {self.entity.join_key!r} is not a field of {self.source.name}"
             )
+        if self.join is not None:
+            self.join.check(self.name, self.source)
+        joined = set() if self.join is None else set(self.join.output_names)
         for agg in self.aggregations:
-            if agg.column is not None and agg.column not in fields:
-                raise ValueError(f"view {self.name}: column {agg.column!r} is not a field of {self.source.name}")
+            if agg.column is not None and agg.column not in fields | joined:
+                raise ValueError(
+                    f"view {self.name}: column {agg.column!r} is not a field of {self.source.name}"
+                    + (f" nor an output of its join ({', '.join(sorted(joined))})" if joined else "")
+                )
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ValueError(f"view {self.name}: duplicate feature names {names}")
         if len({w.label for w in self.windows}) != len(self.windows):
             raise ValueError(f"view {self.name}: two windows of the same size")
+
+    @property
+    def event_columns(self) -> tuple[str, ...]:
+        """The source's fields the view reads: the join key, the join's key and inputs, aggregated fields."""
+        joined = () if self.join is None else self.join.output_names
+        own = [a.column for a in self.aggregations if a.column and a.column not in joined]
+        extra = [] if self.join is None else [self.join.on, *self.join.event_fields]
+        return tuple(dict.fromkeys([self.entity.join_key, *extra, *own]))
 
     @property
     def slide(self) -> timedelta:
@@ -217,7 +232,7 @@ class FeatureView:
             "ttl_s": self.ttl.total_seconds(),
             "online": self.online,
             "offline": self.offline,
-        }
+        } | ({} if self.join is None else {"join": self.join.describe()})
 
     @property
     def fingerprint(self) -> str:
@@ -247,6 +262,64 @@ class ChangelogSource:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in msgspec.structs.fields(self.schema))
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed per event after an as-of join: a Flink SQL ``expression`` over the event's fields and the
+    joined columns (in backquotes), a DOUBLE. ``reads`` names what it reads (checked against both)."""
+
+    name: str
+    expression: str
+    reads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AsOfJoin:
+    """Join each event with the row of ``table`` whose key equals the event's ``on`` field, as that row was at the
+    event's time (an event-time temporal join on the change stream): ``columns`` of that row, and ``derived``
+    values, become columns the view can aggregate. An event whose entity had no row yet gets NULLs (a left join),
+    which aggregations skip."""
+
+    table: ChangelogSource
+    on: str
+    columns: tuple[str, ...]
+    derived: tuple[Derived, ...] = ()
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return (*self.columns, *(d.name for d in self.derived))
+
+    @property
+    def event_fields(self) -> tuple[str, ...]:
+        """Fields of the event the derived values read."""
+        return tuple(dict.fromkeys(r for d in self.derived for r in d.reads if r not in self.columns))
+
+    def check(self, view: str, source: Source) -> None:
+        table_columns = set(self.table.field_names)
+        if self.on not in source.field_names:
+            raise ValueError(f"view {view}: join field {self.on!r} is not a field of {source.name}")
+        unknown = set(self.columns) - table_columns
+        if unknown:
+            raise ValueError(f"view {view}: {sorted(unknown)} are not columns of {self.table.schema.__name__}")
+        for derived in self.derived:
+            bad = set(derived.reads) - set(self.columns) - set(source.field_names)
+            if bad:
+                raise ValueError(
+                    f"view {view}: {derived.name} reads {sorted(bad)}, neither joined columns nor fields of "
+                    f"{source.name}"
+                )
+        names = self.output_names
+        if len(set(names)) != len(names) or set(names) & set(source.field_names):
+            raise ValueError(f"view {view}: join outputs {list(names)} repeat a name or shadow an event field")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "table": self.table.topic,
+            "on": self.on,
+            "columns": list(self.columns),
+            "derived": [{"name": d.name, "expression": d.expression} for d in self.derived],
+        }
 
 
 @dataclass(frozen=True)

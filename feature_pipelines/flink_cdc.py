@@ -57,6 +57,9 @@ def _scalar(source: ChangelogSource, columns: tuple[str, ...]) -> list[str]:
 
 
 def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: Any) -> str:
+    """The versioned table of ``source``'s rows: by primary key, with the commit time as its event time (a change
+    topic is in commit order, so the watermark follows it with no delay): changelog views read its latest rows,
+    as-of joins the row that held at an event's time."""
     info = mi.type_info(source.schema)
     assert isinstance(info, mi.StructType)
     types = {f.name: f.type for f in info.fields}
@@ -64,7 +67,9 @@ def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: An
     return f"""CREATE TABLE `cdc_{_ident(source.name)}` (
   {cols},
   `change_props` MAP<STRING, STRING> METADATA FROM 'value.source.properties' VIRTUAL,
-  PRIMARY KEY (`{source.key}`) NOT ENFORCED
+  `change_ts` TIMESTAMP_LTZ(3) METADATA FROM 'value.source.timestamp' VIRTUAL,
+  PRIMARY KEY (`{source.key}`) NOT ENFORCED,
+  WATERMARK FOR `change_ts` AS `change_ts`
 ) WITH (
   'connector' = 'kafka',
   'topic' = {quote(source.topic)},
@@ -237,3 +242,21 @@ def dlq_insert(source: ChangelogSource, component: str) -> str:
 SELECT `k`, `raw`, MAP[{headers}]
 FROM `cdcchecked_{_ident(source.name)}`
 WHERE `err` IS NOT NULL"""
+
+
+def joined_view(view: Any, source_relation: str) -> str:
+    """``joined_<view>``: the view's valid events, each with the joined columns of the table's row as it was at
+    the event's time (event-time temporal join; a left join, so an entity without a row yet gets NULLs) and the
+    derived values computed from both."""
+    join = view.join
+    event = ", ".join(f"e.`{c}`" for c in view.event_columns)
+    joined = ", ".join(f"c.`{c}` AS `{c}`" for c in join.columns)
+    derived = "".join(f",\n  CAST({d.expression} AS DOUBLE) AS `{d.name}`" for d in join.derived)
+    return f"""CREATE TEMPORARY VIEW `joined_{view.name}` AS
+SELECT *{derived}
+FROM (
+  SELECT e.`event_ts`, {event}, {joined}
+  FROM `{source_relation}` AS e
+  LEFT JOIN `cdc_{_ident(join.table.name)}` FOR SYSTEM_TIME AS OF e.`event_ts` AS c
+  ON e.`{join.on}` = c.`{join.table.key}`
+)"""

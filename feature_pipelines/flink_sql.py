@@ -191,6 +191,11 @@ def _agg(agg: Aggregation) -> str:
     return _AGG_SQL[agg.function].format(c=f"`{agg.column}`")
 
 
+def _input(view: FeatureView) -> str:
+    """The relation a view's windows read: its source's valid events, or those joined as of their time."""
+    return f"joined_{view.name}" if view.join is not None else f"valid_{_ident(view.source.name)}"
+
+
 def _window_view(view: FeatureView, window: Window) -> str:
     key = f"`{view.entity.join_key}`"
     columns = []
@@ -202,7 +207,7 @@ def _window_view(view: FeatureView, window: Window) -> str:
             else:
                 columns.append(f"CAST(NULL AS {'BIGINT' if agg.dtype == 'int64' else 'DOUBLE'}) AS {name}")
     cols = ",\n  ".join(columns)
-    hop = f"HOP(TABLE `valid_{_ident(view.source.name)}`, DESCRIPTOR(`event_ts`), {_interval(window.slide_ms)}, "
+    hop = f"HOP(TABLE `{_input(view)}`, DESCRIPTOR(`event_ts`), {_interval(window.slide_ms)}, "
     return f"""SELECT {key} AS `entity_id`, `window_time`,
   {cols}
 FROM TABLE({hop}{_interval(window.size_ms)}))
@@ -246,21 +251,18 @@ def compile_feature_job(views: Sequence[AnyView], kafka: KafkaOptions) -> Featur
         raise ValueError("no feature views to compile")
     windowed = [v for v in views if isinstance(v, FeatureView)]
     changelog = [v for v in views if isinstance(v, ChangelogView)]
-    job = _compile_windowed(windowed, kafka) if windowed else FeatureJobSql([JSON_FIELDS_DDL], [])
-    if changelog:
-        _compile_changelog(changelog, kafka, job)
-    return job
-
-
-def _compile_changelog(views: list[ChangelogView], kafka: KafkaOptions, job: FeatureJobSql) -> None:
-    by_source: dict[str, tuple[ChangelogSource, list[ChangelogView]]] = {}
-    for view in views:
-        source, same = by_source.setdefault(view.source.name, (view.source, []))
-        if source != view.source:
+    job = FeatureJobSql([JSON_FIELDS_DDL], [])
+    # change sources first: changelog views read them, and as-of joins of windowed views too
+    tables: dict[str, tuple[ChangelogSource, list[str]]] = {}
+    for source, columns in [(v.source, v.columns) for v in changelog] + [
+        (v.join.table, (v.join.table.key, *v.join.columns)) for v in windowed if v.join is not None
+    ]:
+        known, wanted = tables.setdefault(source.name, (source, []))
+        if known != source:
             raise ValueError(f"two different change sources are named {source.name!r}")
-        same.append(view)
-    for source, on_source in by_source.values():
-        columns = tuple(dict.fromkeys(c for v in on_source for c in v.columns))
+        wanted += columns
+    for source, wanted in tables.values():
+        columns = tuple(dict.fromkeys(wanted))
         job.ddl.extend(
             [
                 flink_cdc.changelog_table(source, columns, kafka),
@@ -269,28 +271,29 @@ def _compile_changelog(views: list[ChangelogView], kafka: KafkaOptions, job: Fea
                 flink_cdc.dlq_sink(source, kafka),
             ]
         )
-        job.inserts.append(flink_cdc.dlq_insert(source, COMPONENT))
-        for view in on_source:
-            job.ddl.append(flink_cdc.view_sink(view, kafka))
-            job.inserts.append(flink_cdc.view_insert(view))
+    if windowed:
+        _compile_windowed(windowed, kafka, job)
+    job.inserts.extend(flink_cdc.dlq_insert(source, COMPONENT) for source, _ in tables.values())
+    for view in changelog:
+        job.ddl.append(flink_cdc.view_sink(view, kafka))
+        job.inserts.append(flink_cdc.view_insert(view))
+    return job
 
 
-def _compile_windowed(views: list[FeatureView], kafka: KafkaOptions) -> FeatureJobSql:
+def _compile_windowed(views: list[FeatureView], kafka: KafkaOptions, job: FeatureJobSql) -> None:
     sources: dict[str, tuple[Source, list[str]]] = {}
     for view in views:
         source, fields = sources.setdefault(view.source.name, (view.source, [view.source.event_time_field]))
         if source != view.source:
             raise ValueError(f"two different sources are named {source.name!r}")
-        fields.append(view.entity.join_key)
-        fields += [a.column for a in view.aggregations if a.column]
-    ddl: list[str] = [JSON_FIELDS_DDL]
-    inserts: list[str] = []
+        fields += view.event_columns
     for source, fields in sources.values():
         unique = list(dict.fromkeys(fields))
-        ddl += [_kafka_source(source, kafka), _checked_view(source, unique), _valid_view(source, unique)]
-        ddl.append(_dlq_sink(source, kafka))
-        inserts.append(_dlq_insert(source))
+        job.ddl.extend([_kafka_source(source, kafka), _checked_view(source, unique), _valid_view(source, unique)])
+        job.ddl.append(_dlq_sink(source, kafka))
+        job.inserts.append(_dlq_insert(source))
     for view in views:
-        ddl += [_view_union(view), _feature_sink(view, kafka)]
-        inserts.append(_feature_insert(view))
-    return FeatureJobSql(ddl, inserts)
+        if view.join is not None:
+            job.ddl.append(flink_cdc.joined_view(view, f"valid_{_ident(view.source.name)}"))
+        job.ddl.extend([_view_union(view), _feature_sink(view, kafka)])
+        job.inserts.append(_feature_insert(view))

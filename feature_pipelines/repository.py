@@ -8,9 +8,11 @@ from datetime import timedelta
 from feature_pipelines.definitions import (
     Aggregation,
     AnyView,
+    AsOfJoin,
     Attribute,
     ChangelogSource,
     ChangelogView,
+    Derived,
     Entity,
     FeatureView,
     Source,
@@ -82,8 +84,33 @@ customer_profile = ChangelogView(
     "customer has no profile",
 )
 
-FEATURE_VIEWS: dict[str, AnyView] = {v.name: v for v in (customer_txn_stats, merchant_txn_stats, customer_profile)}
-WINDOWED_VIEWS: dict[str, FeatureView] = {n: v for n, v in FEATURE_VIEWS.items() if isinstance(v, FeatureView)}
+customer_limit_usage = FeatureView(
+    name="customer_limit_usage",
+    entity=customer,
+    source=transactions,
+    windows=(Window(HOUR, MINUTE),),
+    aggregations=(
+        Aggregation("max", "amount_to_limit"),
+        Aggregation("mean", "amount_to_limit"),
+    ),
+    join=AsOfJoin(
+        bank_customers,
+        on="customer_id",
+        columns=("credit_limit",),
+        derived=(Derived("amount_to_limit", "`amount` / NULLIF(`credit_limit`, 0)", ("amount", "credit_limit")),),
+    ),
+    ttl=timedelta(days=2),
+    description="Payments against the credit limit that held when each was made (as-of join with the bank's "
+    "customers through CDC): the largest and the mean share of the limit over the last hour",
+)
+
+FEATURE_VIEWS: dict[str, AnyView] = {
+    v.name: v for v in (customer_txn_stats, merchant_txn_stats, customer_profile, customer_limit_usage)
+}
+# Windowed views over events alone: what a backfill from archived events (rtml offline seed) can compute.
+WINDOWED_VIEWS: dict[str, FeatureView] = {
+    n: v for n, v in FEATURE_VIEWS.items() if isinstance(v, FeatureView) and v.join is None
+}
 
 
 HOUR_MS = 3_600_000

@@ -101,7 +101,12 @@ class Settings(BaseSettings):
     # Topic names are configuration (see docs/topics.md).
     event_streams: list[str] = ["transactions"]
     cdc_tables: list[str] = ["bank.customers", "bank.merchants"]
-    feature_views: list[str] = ["customer_txn_stats", "merchant_txn_stats", "customer_profile"]
+    feature_views: list[str] = [
+        "customer_txn_stats",
+        "merchant_txn_stats",
+        "customer_profile",
+        "customer_limit_usage",
+    ]
     models: list[str] = ["fraud"]
     topic_partitions: int = Field(default=6, ge=1, le=1000)
 

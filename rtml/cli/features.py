@@ -100,6 +100,10 @@ def backfill(
     start_ms, end_ms = parse_time(start), parse_time(end)
     if end_ms <= start_ms:
         raise typer.BadParameter(f"--end {end} must be after --start {start}")
+    if v.join is not None:
+        raise typer.BadParameter(
+            f"{v.name} joins {v.join.table.topic} as of each event's time; only the live feature job computes it"
+        )
     store = DeltaOfflineStore.from_settings(load_settings())
     with console.status(f"backfilling {v.name} ..."):
         result = backfill_view(store, v, start_ms=start_ms, end_ms=end_ms)

@@ -67,6 +67,53 @@ def produce_transactions(
     )
 
 
+@produce_app.command("bank-changes")
+def produce_bank_changes(
+    rate: Annotated[float, typer.Option(help="Changes per second.", min=0.001)] = 1.0,
+    count: Annotated[int | None, typer.Option(help="Stop after this many changes (default: until Ctrl-C).")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same changes (the rows are the stack's seed rows).")] = 1,
+) -> None:
+    """Change the bank database as its own systems would, one committed statement at a time: credit-limit
+    reviews, country moves, closures (DELETE). Debezium carries each to cdc.bank.customers."""
+    from rtml.datagen.bank import bank_rows
+    from rtml.datagen.bank_changes import BankChangeStream
+    from rtml.datagen.config import GeneratorConfig
+    from rtml.stack.postgres import PostgresService
+    from rtml.stack.process import StackError
+
+    settings = load_settings()
+    config = GeneratorConfig(start_ts=0, seed=settings.bank_seed, n_customers=settings.bank_customers)
+    changes = BankChangeStream(bank_rows(config)[0], config.countries, seed)
+    postgres = PostgresService(settings)
+    if not postgres.ready():
+        console.print(
+            f"[red]✗[/] PostgreSQL is not answering at {settings.host}:{settings.postgres_port}: start it with "
+            "`rtml up` (or `rtml up --only postgres,connect` for CDC)"
+        )
+        raise typer.Exit(1)
+    done: dict[str, int] = {}
+    began = time.monotonic()
+    try:
+        with postgres.psql().session() as session:
+            for i, change in enumerate(changes):
+                if count is not None and i >= count:
+                    break
+                session.execute(change.sql())
+                done[change.kind] = done.get(change.kind, 0) + 1
+                time.sleep(max(0.0, began + (i + 1) / rate - time.monotonic()))
+    except StackError as exc:
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+    total = sum(done.values())
+    console.print(
+        f"[green]✓[/] {total} changes to bank.customers ({done.get('credit_limit', 0)} limit reviews, "
+        f"{done.get('country', 0)} country moves, {done.get('closure', 0)} closures) in "
+        f"{time.monotonic() - began:.1f} s"
+    )
+
+
 def run_producer(
     settings: Settings, config: object, *, count: int | None, paced: bool, stream: str
 ) -> dict[str, float]:

@@ -98,7 +98,7 @@ def seed_sql(customers: Sequence[CustomerRow], merchants: Sequence[MerchantRow],
     statements = []
     for chunk in _chunks(customers):
         values = ",\n".join(
-            f"({_text(r.id)}, {_text(r.segment)}, {_text(r.country)}, {r.credit_limit:.2f}, "
+            f"({sql_text(r.id)}, {sql_text(r.segment)}, {sql_text(r.country)}, {r.credit_limit:.2f}, "
             f"{_timestamp(r.account_opened_at)}, {_text_array(r.risk_flags)})"
             for r in chunk
         )
@@ -107,7 +107,7 @@ def seed_sql(customers: Sequence[CustomerRow], merchants: Sequence[MerchantRow],
             f" VALUES\n{values}\nON CONFLICT (id) DO NOTHING;"
         )
     for part in _chunks(merchants):
-        values = ",\n".join(f"({_text(m.id)}, {_text(m.category)}, {_text(m.country)})" for m in part)
+        values = ",\n".join(f"({sql_text(m.id)}, {sql_text(m.category)}, {sql_text(m.country)})" for m in part)
         statements.append(
             f"INSERT INTO {schema}.merchants (id, category, country) VALUES\n{values}\nON CONFLICT (id) DO NOTHING;"
         )
@@ -118,7 +118,7 @@ def _chunks(rows: Sequence[T]) -> Iterable[Sequence[T]]:
     return (rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK))
 
 
-def _text(value: str) -> str:
+def sql_text(value: str) -> str:
     """A standard SQL string literal (``standard_conforming_strings`` is on: only quotes are doubled)."""
     if "\0" in value:
         raise ValueError(f"a NUL byte cannot be stored in PostgreSQL text: {value!r}")
@@ -126,7 +126,7 @@ def _text(value: str) -> str:
 
 
 def _text_array(values: Sequence[str]) -> str:
-    return f"ARRAY[{', '.join(_text(v) for v in values)}]::text[]"
+    return f"ARRAY[{', '.join(sql_text(v) for v in values)}]::text[]"
 
 
 def _timestamp(epoch_ms: int) -> str:

@@ -6,10 +6,12 @@ and the Debian package that brings the server brings ``psql`` with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 from rtml.settings import Settings
 from rtml.stack.process import StackError
@@ -62,6 +64,14 @@ class Psql:
             raise StackError(f"postgres: SQL failed in database {db or s.postgres_db!r}: {done.stderr.strip()}")
         return done.stdout.strip()
 
+    def session(self, db: str | None = None) -> PsqlSession:
+        """One ``psql`` kept open: statements written to it run as they come, each in its own transaction."""
+        s = self.settings
+        argv = [str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        argv += self._connection(db or s.postgres_db)
+        env = {**os.environ, "PGPASSWORD": s.postgres_password, "PGCONNECT_TIMEOUT": "5", "PGAPPNAME": "rtml"}
+        return PsqlSession(argv, env)
+
     def value(self, sql: str, db: str | None = None) -> str | None:
         """The first column of the first row, or None when there is no row."""
         out = self.run(sql, db)
@@ -77,3 +87,55 @@ class Psql:
     def _connection(self, db: str) -> list[str]:
         s = self.settings
         return ["-h", s.host, "-p", str(s.postgres_port), "-U", s.postgres_user, "-d", db]
+
+
+class PsqlSession:
+    """A running ``psql`` reading statements from a pipe. ``execute`` raises StackError (with psql's own message)
+    once psql has stopped, for instance after a failed statement (``ON_ERROR_STOP``)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            )
+        except FileNotFoundError:
+            raise StackError(f"postgres: {argv[0]} not found; run scripts/setup to install PostgreSQL") from None
+
+    def execute(self, statement: str) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        if self.process.poll() is not None:
+            self._failed()
+        try:
+            stdin.write(statement.rstrip() + "\n")
+            stdin.flush()
+        except BrokenPipeError:
+            self._failed()
+
+    def close(self, timeout_s: float = 60) -> None:
+        """Wait for every statement written so far to run; StackError if one failed."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            code = self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise StackError(f"postgres: psql did not finish its statements within {timeout_s:.0f} s") from None
+        if code != 0:
+            self._failed()
+
+    def _failed(self) -> NoReturn:
+        self.process.wait(10)
+        message = (self.process.stderr.read() if self.process.stderr else "").strip()
+        raise StackError(f"postgres: psql stopped: {message or f'exit {self.process.returncode}'}")
+
+    def __enter__(self) -> PsqlSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.process.kill()
+            self.process.wait(10)

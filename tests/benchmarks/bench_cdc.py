@@ -1,5 +1,6 @@
 """CDC figures: how long `rtml up` takes with PostgreSQL and Kafka Connect (Debezium), fresh and again after
-`rtml down`, and the lag from a PostgreSQL commit to its Debezium record in Kafka for a few hundred updates.
+`rtml down`, the lag from a PostgreSQL commit to its Debezium record in Kafka for a few hundred updates, and from
+a commit to the row in Redis (through the feature job's changelog view) for a thousand.
 
 Lag is measured against ``source.ts_us`` (the commit time PostgreSQL wrote in the WAL) twice: to the Kafka
 record's timestamp (when Connect produced it) and to when a read_committed consumer got it (so it includes
@@ -136,3 +137,79 @@ def _lags(settings: Settings) -> tuple[Seen, Seen, Seen]:
     finally:
         tail.stop.set()
         tail.join(10)
+
+
+REDIS_UPDATES = int(os.environ.get("RTML_BENCH_CDC_REDIS_UPDATES", "1000"))
+
+
+def test_cdc_commit_to_redis_lag() -> None:
+    """Commit in PostgreSQL -> the row in Redis, through Debezium, the feature job's changelog view and the online
+    materializer: ``REDIS_UPDATES`` updates, one commit each, ``PAUSE_S`` apart, each to another customer. The
+    commit time is the row's ``window_end`` (Debezium's ``source.ts_ms``); the arrival is when a reader polling
+    Redis every ~20 ms first sees the new value, so the figures carry up to that much of the poll's resolution."""
+    from feature_pipelines.online.redis_store import RedisOnlineStore
+    from feature_pipelines.repository import FEATURE_VIEWS
+    from rtml.datagen.bank import bank_rows
+    from rtml.datagen.config import GeneratorConfig
+    from rtml.kafka.clients import admin_client
+    from rtml.topics import create_topics, topic_specs
+    from tests.support.cdc import running_pipelines
+    from tests.support.services import running_stack
+
+    with postgres_reachable_dir("rtml-bench-cdc-redis-") as data_dir:
+        settings = isolated_settings(data_dir, bank_customers=max(REDIS_UPDATES, 1000))
+        with running_stack(settings, ["kafka", "redis", "postgres", "connect"]):
+            create_topics(admin_client(settings), topic_specs(settings))
+            with running_pipelines(settings, ["features", "online"]):
+                store = RedisOnlineStore.from_url(settings.redis, FEATURE_VIEWS)
+                config = GeneratorConfig(start_ts=0, seed=settings.bank_seed, n_customers=settings.bank_customers)
+                ids = [c.id for c in bank_rows(config)[0][:REDIS_UPDATES]]
+                _wait_for_snapshot(store, ids)
+                arrived = _update_and_watch(settings, store, ids, first_limit=900_000.0)
+    lags = [seen_ms - commit_ms for commit_ms, seen_ms in arrived.values()]
+    print(
+        f"\n[cdc] commit -> Redis (Debezium, Flink changelog view with checkpoints every "
+        f"{settings.flink_checkpoint_interval_s:.0f} s, online materializer): {len(lags)} of {len(ids)} updates, "
+        f"one commit each, {PAUSE_S * 1000:.0f} ms apart: p50 {statistics.median(lags):.0f} ms, "
+        f"p99 {_quantile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms"
+    )
+    assert len(lags) == len(ids)
+
+
+def _wait_for_snapshot(store: object, ids: list[str], timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if store.get("customer_profile", ids).found.all():  # type: ignore[attr-defined]
+            return
+        time.sleep(0.5)
+    raise AssertionError("the snapshot's profiles did not all reach Redis")
+
+
+def _update_and_watch(
+    settings: Settings, store: object, ids: list[str], first_limit: float, timeout_s: float = 300
+) -> dict[str, tuple[float, float]]:
+    """Run the updates in a thread; poll Redis until every id holds its new limit. id -> (commit ms, seen ms)."""
+    wanted = {key: first_limit + i for i, key in enumerate(ids)}
+    statements = "".join(
+        f"UPDATE bank.customers SET credit_limit = {limit} WHERE id = '{key}'; SELECT pg_sleep({PAUSE_S});\n"
+        for key, limit in wanted.items()
+    )
+    writer = threading.Thread(
+        target=PostgresService(settings).psql().run, args=(statements,), kwargs={"timeout_s": 600}
+    )
+    writer.start()
+    arrived: dict[str, tuple[float, float]] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(arrived) < len(ids) and time.monotonic() < deadline:
+            waiting = [key for key in ids if key not in arrived]
+            got = store.get("customer_profile", waiting)  # type: ignore[attr-defined]
+            now_ms = time.time() * 1000
+            limits = got.column("credit_limit")
+            for i, key in enumerate(waiting):
+                if got.found[i] and limits[i] == wanted[key]:
+                    arrived[key] = (float(got.window_end[i]), now_ms)
+            time.sleep(0.02)
+    finally:
+        writer.join(600)
+    return arrived

@@ -18,12 +18,11 @@ from feature_pipelines.online.store import OnlineFeatures
 from feature_pipelines.repository import FEATURE_VIEWS
 from rtml.kafka.clients import admin_client, consumer_config, producer_config
 from rtml.settings import Settings
-from rtml.stack.pipelines import PIPELINES, Pipeline
 from rtml.stack.postgres import PostgresService
 from rtml.stack.supervisor import Stack
 from rtml.topics import create_topics, topic_specs
 from tests.integration.cdc.test_debezium import seeded
-from tests.support.services import settings_env
+from tests.support.cdc import running_pipelines
 
 pytestmark = pytest.mark.integration
 
@@ -38,18 +37,10 @@ def store(cdc_stack: Stack) -> Iterator[RedisOnlineStore]:
     redis = cdc_stack.services["redis"]
     redis.start()
     create_topics(admin_client(settings), topic_specs(settings))
-    pipelines = [Pipeline(settings, PIPELINES[name]) for name in ("features", "online")]
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in settings_env(settings).items():
-                patch.setenv(name, value)
-            patch.setenv("RTML_REDIS_PORT", str(settings.redis_port))
-            for pipeline in pipelines:
-                pipeline.start()
-        yield RedisOnlineStore.from_url(settings.redis, FEATURE_VIEWS)
+        with running_pipelines(settings, ["features", "online"]):
+            yield RedisOnlineStore.from_url(settings.redis, FEATURE_VIEWS)
     finally:
-        for pipeline in reversed(pipelines):
-            pipeline.stop()
         redis.stop()
 
 
@@ -77,10 +68,21 @@ def value(got: OnlineFeatures, feature: str) -> float:
 def test_a_seeded_customer_has_its_profile_from_the_snapshot(cdc_settings: Settings, store: RedisOnlineStore) -> None:
     customer = seeded(cdc_settings)[0][0]
     wait_for(store, customer.id, lambda got: bool(got.found[0]))
+    # as the database holds it now (other tests of the session may have changed the seeded rows since)
+    row = (
+        PostgresService(cdc_settings)
+        .psql()
+        .value(
+            "SELECT credit_limit || ',' || cardinality(risk_flags) || ',' || "
+            f"(extract(epoch FROM account_opened_at) * 1000)::bigint FROM bank.customers WHERE id = '{customer.id}'"
+        )
+    )
+    assert row is not None
+    limit, flags, opened = row.split(",")
+    wait_for(store, customer.id, lambda got: value(got, "credit_limit") == float(limit))
     got = store.get(VIEW, [customer.id])
-    assert value(got, "credit_limit") == customer.credit_limit
-    assert value(got, "risk_flag_count") == len(customer.risk_flags)
-    assert value(got, "account_opened_at") == customer.account_opened_at
+    assert value(got, "risk_flag_count") == int(flags)
+    assert value(got, "account_opened_at") == int(opened) == customer.account_opened_at
 
 
 def test_insert_update_delete_reach_redis(cdc_settings: Settings, store: RedisOnlineStore) -> None:

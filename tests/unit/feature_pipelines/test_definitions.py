@@ -25,7 +25,13 @@ def test_demo_views_have_their_features_in_a_fixed_order() -> None:
         "count_24h",
         "mean_amount_24h",
     )
-    assert set(FEATURE_VIEWS) == {"customer_txn_stats", "merchant_txn_stats", "customer_profile"}
+    assert set(FEATURE_VIEWS) == {
+        "customer_txn_stats",
+        "merchant_txn_stats",
+        "customer_profile",
+        "customer_limit_usage",
+    }
+    assert get_view("customer_limit_usage").feature_names == ("max_amount_to_limit_1h", "mean_amount_to_limit_1h")
     assert get_view("customer_profile").feature_names == ("credit_limit", "risk_flag_count", "account_opened_at")
 
 

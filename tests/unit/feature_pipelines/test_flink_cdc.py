@@ -4,6 +4,7 @@ PostgreSQL, Debezium, Flink and Redis in tests/integration/cdc/test_cdc_features
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -97,3 +98,43 @@ def test_fingerprint_follows_the_attributes() -> None:
     b = ChangelogView("v", CUSTOMER, SOURCE, (Attribute("a", "`credit_limit` * 2", "float64", ("credit_limit",)),))
     assert a.fingerprint != b.fingerprint
     assert a.describe()["changelog"] is True
+
+
+def test_an_as_of_join_reads_the_versioned_table_at_the_events_time() -> None:
+    from tests.support import cdc_views
+
+    statements = job_sql(cdc_views.limit_usage)
+    table = one(statements, "CREATE TABLE `cdc_bank_customers`")
+    assert "WATERMARK FOR `change_ts` AS `change_ts`" in table and "PRIMARY KEY (`id`)" in table
+    joined = one(statements, "CREATE TEMPORARY VIEW `joined_test_customer_limit_usage`")
+    assert "LEFT JOIN `cdc_bank_customers` FOR SYSTEM_TIME AS OF e.`event_ts` AS c" in joined
+    assert "ON e.`customer_id` = c.`id`" in joined
+    assert "CAST(`amount` / NULLIF(`credit_limit`, 0) AS DOUBLE) AS `amount_to_limit`" in joined
+    # the windows read the joined events; the event source extracts what the join and the derived values need
+    assert "HOP(TABLE `joined_test_customer_limit_usage`" in one(statements, "CREATE TEMPORARY VIEW `windows_")
+    valid = one(statements, "CREATE TEMPORARY VIEW `valid_test_cdc_transactions`")
+    assert "`amount`" in valid and "`customer_id`" in valid and "`amount_to_limit`" not in valid
+    # malformed change records still go to the dead-letter topic
+    assert any(s.startswith("INSERT INTO `cdcdlq_bank_customers`") for s in statements)
+
+
+def test_join_definition_errors() -> None:
+    from feature_pipelines.definitions import Aggregation, AsOfJoin, Derived, FeatureView, Source, Window
+    from schemas.transaction import Transaction
+
+    events = Source("tx", "events.transactions", Transaction)
+    second = Window(timedelta(seconds=1), timedelta(seconds=1))
+
+    def view(join: AsOfJoin, column: str = "credit_limit") -> FeatureView:
+        return FeatureView("v", CUSTOMER, events, (second,), (Aggregation("max", column),), join=join)
+
+    with pytest.raises(ValueError, match="join field 'nope'"):
+        view(AsOfJoin(SOURCE, "nope", ("credit_limit",)))
+    with pytest.raises(ValueError, match="not columns of Customer"):
+        view(AsOfJoin(SOURCE, "customer_id", ("limit",)))
+    with pytest.raises(ValueError, match="neither joined columns nor fields"):
+        view(AsOfJoin(SOURCE, "customer_id", ("credit_limit",), (Derived("r", "`x`", ("x",)),)))
+    with pytest.raises(ValueError, match="shadow an event field"):
+        view(AsOfJoin(SOURCE, "customer_id", ("country",)), column="amount")
+    with pytest.raises(ValueError, match="nor an output of its join"):
+        view(AsOfJoin(SOURCE, "customer_id", ("credit_limit",)), column="segment")

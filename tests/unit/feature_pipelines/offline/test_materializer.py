@@ -27,6 +27,7 @@ def test_default_topics_follow_the_views_and_streams_of_the_settings(tmp_path: P
         "features.customer_txn_stats",
         "features.merchant_txn_stats",
         "features.customer_profile",
+        "features.customer_limit_usage",
         "events.transactions",
         "labels.transactions",
     ]

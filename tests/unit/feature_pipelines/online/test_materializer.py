@@ -92,6 +92,7 @@ def test_views_by_name_and_the_default_is_every_online_view() -> None:
         "features.customer_txn_stats",
         "features.merchant_txn_stats",
         "features.customer_profile",
+        "features.customer_limit_usage",
     ]
     with pytest.raises(ValueError, match="no online feature views"):
         OnlineMaterializer(Settings(), [], store)
