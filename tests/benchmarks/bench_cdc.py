@@ -140,13 +140,16 @@ def _lags(settings: Settings) -> tuple[Seen, Seen, Seen]:
 
 
 REDIS_UPDATES = int(os.environ.get("RTML_BENCH_CDC_REDIS_UPDATES", "1000"))
+POLL_S = (
+    0.1  # between reads of the waiting keys from Redis (each read decodes them all: it costs CPU the pipeline shares)
+)
 
 
 def test_cdc_commit_to_redis_lag() -> None:
     """Commit in PostgreSQL -> the row in Redis, through Debezium, the feature job's changelog view and the online
     materializer: ``REDIS_UPDATES`` updates, one commit each, ``PAUSE_S`` apart, each to another customer. The
     commit time is the row's ``window_end`` (Debezium's ``source.ts_ms``); the arrival is when a reader polling
-    Redis every ~20 ms first sees the new value, so the figures carry up to that much of the poll's resolution."""
+    Redis every ``POLL_S`` first sees the new value, so the figures carry up to that much of the poll's resolution."""
     from feature_pipelines.online.redis_store import RedisOnlineStore
     from feature_pipelines.repository import FEATURE_VIEWS
     from rtml.datagen.bank import bank_rows
@@ -165,15 +168,24 @@ def test_cdc_commit_to_redis_lag() -> None:
                 config = GeneratorConfig(start_ts=0, seed=settings.bank_seed, n_customers=settings.bank_customers)
                 ids = [c.id for c in bank_rows(config)[0][:REDIS_UPDATES]]
                 _wait_for_snapshot(store, ids)
-                arrived = _update_and_watch(settings, store, ids, first_limit=900_000.0)
+                bursts = [_update_and_watch(settings, store, ids, first_limit=f) for f in (900_000.0, 800_000.0)]
+    for name, arrived in zip(("first burst", "second burst"), bursts, strict=True):
+        _report_redis_lag(name, arrived, settings)
+    assert all(len(arrived) == len(ids) for arrived in bursts)
+
+
+def _report_redis_lag(name: str, arrived: dict[str, tuple[float, float]], settings: Settings) -> None:
     lags = [seen_ms - commit_ms for commit_ms, seen_ms in arrived.values()]
+    by_commit = [seen - commit for commit, seen in sorted(arrived.values())]
+    span_s = (max(c for c, _ in arrived.values()) - min(c for c, _ in arrived.values())) / 1000
+    tenth = max(1, len(by_commit) // 10)
     print(
-        f"\n[cdc] commit -> Redis (Debezium, Flink changelog view with checkpoints every "
-        f"{settings.flink_checkpoint_interval_s:.0f} s, online materializer): {len(lags)} of {len(ids)} updates, "
-        f"one commit each, {PAUSE_S * 1000:.0f} ms apart: p50 {statistics.median(lags):.0f} ms, "
-        f"p99 {_quantile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms"
+        f"\n[cdc] commit -> Redis, {name} (Debezium, the Flink changelog view with checkpoints every "
+        f"{settings.flink_checkpoint_interval_s:.0f} s, the online materializer): {len(lags)} updates, one commit "
+        f"each, over {span_s:.1f} s ({len(by_commit) / max(span_s, 1e-9):.0f}/s): p50 {statistics.median(lags):.0f} "
+        f"ms, p99 {_quantile(lags, 0.99):.0f} ms, max {max(lags):.0f} ms; p50 per tenth in commit order: "
+        + " ".join(f"{statistics.median(by_commit[i : i + tenth]):.0f}" for i in range(0, len(by_commit), tenth))
     )
-    assert len(lags) == len(ids)
 
 
 def _wait_for_snapshot(store: object, ids: list[str], timeout_s: float = 300) -> None:
@@ -209,7 +221,7 @@ def _update_and_watch(
             for i, key in enumerate(waiting):
                 if got.found[i] and limits[i] == wanted[key]:
                     arrived[key] = (float(got.window_end[i]), now_ms)
-            time.sleep(0.02)
+            time.sleep(POLL_S)
     finally:
         writer.join(600)
     return arrived
