@@ -82,8 +82,11 @@ def test_feature_job_sustained_throughput(kafka_settings: Settings) -> None:
         job.wait(60)
     assert first is not None and last is not None, "the job committed no offsets"
     rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
+    from feature_pipelines.repository import FEATURE_VIEWS
+
+    views = ", ".join(FEATURE_VIEWS)  # the deployed job: every view (the changelog ones idle here: no CDC traffic)
     print(
-        f"\nFlink feature job, parallelism 1, 2 views / 5 windows, exactly-once sinks, {sent:,} events "
+        f"\nFlink feature job, parallelism 1, views {views}, exactly-once sinks, {sent:,} events "
         f"at {EVENT_RATE:,} events/s of event time:\n"
         f"  sustained {rate:,.0f} events/s (offsets {first[1]:,} -> {last[1]:,} in {last[0] - first[0]:.1f} s), "
         f"first commit {first[0] - launched:.1f} s after launch (JVM + job start), caught up: {seen >= sent}"
