@@ -16,3 +16,8 @@ def test_lag_sums_partitions_and_counts_unread_partitions_from_the_low_watermark
 
 def test_lag_is_never_negative() -> None:
     assert lag_by_topic([("t", 12, 0, 10)], ["t"]) == {"t": 0}
+
+
+def test_a_watermark_not_known_yet_counts_nothing() -> None:
+    # cached watermarks before the first fetch of a partition: (-1001, -1001)
+    assert lag_by_topic([("t", 5, -1001, -1001), ("t", -1001, -1001, 40), ("t", 3, 0, 10)], ["t"]) == {"t": 7}
