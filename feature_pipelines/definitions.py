@@ -24,6 +24,12 @@ _ZERO_WHEN_EMPTY = {"count", "sum", "count_distinct"}
 _INTEGER_RESULT = {"count", "count_distinct"}
 
 
+def _fingerprint(description: dict[str, Any]) -> str:
+    """Short hash of a view's description without what does not change its rows (where it is served, its TTL)."""
+    text = json.dumps({k: v for k, v in description.items() if k not in ("online", "offline", "ttl_s")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def _label(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("h", 3_600), ("m", 60)):
@@ -237,10 +243,7 @@ class FeatureView:
     @property
     def fingerprint(self) -> str:
         """Short hash of everything that changes the rows: names, windows, aggregations, source."""
-        text = json.dumps(
-            {k: v for k, v in self.describe().items() if k not in ("online", "offline", "ttl_s")}, sort_keys=True
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return _fingerprint(self.describe())
 
 
 @dataclass(frozen=True)
@@ -401,10 +404,7 @@ class ChangelogView:
 
     @property
     def fingerprint(self) -> str:
-        text = json.dumps(
-            {k: v for k, v in self.describe().items() if k not in ("online", "offline", "ttl_s")}, sort_keys=True
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return _fingerprint(self.describe())
 
 
 AnyView = FeatureView | ChangelogView

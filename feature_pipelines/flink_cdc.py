@@ -24,13 +24,17 @@ from typing import Any
 from msgspec import inspect as mi
 
 from feature_pipelines.definitions import ChangelogSource, ChangelogView
-from feature_pipelines.sql_validation import _unwrap, column, extracted_fields, quote
+from feature_pipelines.sql_validation import (
+    _unwrap,
+    column,
+    dead_letter_headers,
+    extracted_fields,
+    ident,
+    quote,
+    startup_options,
+)
 
 _OPS = ("c", "u", "d", "r", "t")
-
-
-def _ident(name: str) -> str:
-    return name.replace(".", "_").replace("-", "_")
 
 
 def _sql_type(t: Any) -> str:
@@ -64,7 +68,7 @@ def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: An
     assert isinstance(info, mi.StructType)
     types = {f.name: f.type for f in info.fields}
     cols = ",\n  ".join(f"`{c}` {_sql_type(types[c])}" for c in columns)
-    return f"""CREATE TABLE `cdc_{_ident(source.name)}` (
+    return f"""CREATE TABLE `cdc_{ident(source.name)}` (
   {cols},
   `change_props` MAP<STRING, STRING> METADATA FROM 'value.source.properties' VIRTUAL,
   `change_ts` TIMESTAMP_LTZ(3) METADATA FROM 'value.source.timestamp' VIRTUAL,
@@ -76,23 +80,14 @@ def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: An
   'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
   'properties.group.id' = {quote(kafka.group_id)},
   'properties.isolation.level' = 'read_committed',
-  {_startup(kafka)},
+  {startup_options(kafka)},
   'value.format' = 'debezium-json',
   'value.debezium-json.ignore-parse-errors' = 'true'
 )"""
 
 
-def _startup(kafka: Any) -> str:
-    startup = (
-        "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
-        if kafka.startup_mode == "group-offsets"
-        else f"'scan.startup.mode' = {quote(kafka.startup_mode)}"
-    )
-    return startup + (", 'scan.bounded.mode' = 'latest-offset'" if kafka.bounded else "")
-
-
 def raw_table(source: ChangelogSource, kafka: Any) -> str:
-    return f"""CREATE TABLE `cdcraw_{_ident(source.name)}` (
+    return f"""CREATE TABLE `cdcraw_{ident(source.name)}` (
   `k` BYTES,
   `raw` BYTES,
   `partition` INT METADATA VIRTUAL,
@@ -103,7 +98,7 @@ def raw_table(source: ChangelogSource, kafka: Any) -> str:
   'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
   'properties.group.id' = {quote(kafka.group_id + "-checks")},
   'properties.isolation.level' = 'read_committed',
-  {_startup(kafka)},
+  {startup_options(kafka)},
   'key.format' = 'raw',
   'key.fields' = 'k',
   'value.format' = 'raw',
@@ -128,7 +123,7 @@ def checked_view(source: ChangelogSource, columns: tuple[str, ...], json_fields:
             for rule, ok in f.checks
         ]
     body = "\n    ".join(whens)
-    return f"""CREATE TEMPORARY VIEW `cdcchecked_{_ident(source.name)}` AS
+    return f"""CREATE TEMPORARY VIEW `cdcchecked_{ident(source.name)}` AS
 SELECT `k`, `raw`, `partition`, `offset`,
   CASE
     {body}
@@ -143,7 +138,7 @@ FROM (
     FROM (
       SELECT *, JSON_VALUE(`s`, '$.op') AS `op`,
         CASE WHEN JSON_VALUE(`s`, '$.op') = 'd' THEN 'before' ELSE 'after' END AS `side`
-      FROM (SELECT *, CAST(`raw` AS STRING) AS `s` FROM `cdcraw_{_ident(source.name)}` WHERE `raw` IS NOT NULL)
+      FROM (SELECT *, CAST(`raw` AS STRING) AS `s` FROM `cdcraw_{ident(source.name)}` WHERE `raw` IS NOT NULL)
     )
   )
 )"""
@@ -192,12 +187,12 @@ def view_insert(view: ChangelogView) -> str:
     )
     return f"""INSERT INTO `sink_{view.name}`
 SELECT {quote(view.name)}, `{source.key}`, {committed} - 1, {committed}, ROW({values})
-FROM `cdc_{_ident(source.name)}`
+FROM `cdc_{ident(source.name)}`
 WHERE `{source.key}` IS NOT NULL AND {committed} IS NOT NULL AND {valid_condition(source, view.columns)}"""
 
 
 def dlq_sink(source: ChangelogSource, kafka: Any) -> str:
-    return f"""CREATE TABLE `cdcdlq_{_ident(source.name)}` (
+    return f"""CREATE TABLE `cdcdlq_{ident(source.name)}` (
   `k` BYTES,
   `raw` BYTES,
   `headers` MAP<STRING, BYTES> METADATA
@@ -207,7 +202,7 @@ def dlq_sink(source: ChangelogSource, kafka: Any) -> str:
   'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
   'properties.transaction.timeout.ms' = '{kafka.transaction_timeout_ms}',
   'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-dlq-{_ident(source.name)}")},
+  'sink.transactional-id-prefix' = {quote(f"{kafka.transactional_id_prefix}-dlq-{ident(source.name)}")},
   'key.format' = 'raw',
   'key.fields' = 'k',
   'value.format' = 'raw',
@@ -216,31 +211,16 @@ def dlq_sink(source: ChangelogSource, kafka: Any) -> str:
 
 
 def dlq_insert(source: ChangelogSource, component: str) -> str:
-    def b(expr: str) -> str:
-        return f"CAST({expr} AS BYTES)"
-
     rule, field = "SPLIT_INDEX(`err`, '|', 0)", "SPLIT_INDEX(`err`, '|', 1)"
     message = (
         f"CONCAT({quote(source.topic + ': ')}, CASE WHEN SPLIT_INDEX(`err`, '|', 0) = 'json' "
         "THEN 'not one JSON object' ELSE CONCAT('field `', SPLIT_INDEX(`err`, '|', 1), '` breaks rule `', "
         "SPLIT_INDEX(`err`, '|', 0), '`') END)"
     )
-    headers = ", ".join(
-        [
-            f"'rtml.error.class', {b(quote('schemas.errors.SchemaError'))}",
-            f"'rtml.error.message', {b(message)}",
-            f"'rtml.error.field', {b(field)}",
-            f"'rtml.error.rule', {b(rule)}",
-            f"'rtml.component', {b(quote(component))}",
-            f"'rtml.source.topic', {b(quote(source.topic))}",
-            f"'rtml.source.partition', {b('CAST(`partition` AS STRING)')}",
-            f"'rtml.source.offset', {b('CAST(`offset` AS STRING)')}",
-            f"'rtml.failed_at', {b('CAST(1000 * UNIX_TIMESTAMP() AS STRING)')}",
-        ]
-    )
-    return f"""INSERT INTO `cdcdlq_{_ident(source.name)}`
+    headers = dead_letter_headers(topic=source.topic, component=component, message=message, field=field, rule=rule)
+    return f"""INSERT INTO `cdcdlq_{ident(source.name)}`
 SELECT `k`, `raw`, MAP[{headers}]
-FROM `cdcchecked_{_ident(source.name)}`
+FROM `cdcchecked_{ident(source.name)}`
 WHERE `err` IS NOT NULL"""
 
 
@@ -257,6 +237,6 @@ SELECT *{derived}
 FROM (
   SELECT e.`event_ts`, {event}, {joined}
   FROM `{source_relation}` AS e
-  LEFT JOIN `cdc_{_ident(join.table.name)}` FOR SYSTEM_TIME AS OF e.`event_ts` AS c
+  LEFT JOIN `cdc_{ident(join.table.name)}` FOR SYSTEM_TIME AS OF e.`event_ts` AS c
   ON e.`{join.on}` = c.`{join.table.key}`
 )"""

@@ -23,7 +23,16 @@ from feature_pipelines.definitions import (
     Source,
     Window,
 )
-from feature_pipelines.sql_validation import column, extracted_fields, extraction, quote, validation_case
+from feature_pipelines.sql_validation import (
+    column,
+    dead_letter_headers,
+    extracted_fields,
+    extraction,
+    ident,
+    quote,
+    startup_options,
+    validation_case,
+)
 
 COMPONENT = "flink-feature-job"
 # One JSON parse per record (stream_jobs/java/rtml/flink/JsonFields.java, built by scripts/setup into
@@ -65,10 +74,6 @@ class FeatureJobSql:
         return ";\n\n".join(self.ddl + self.inserts) + ";\n"
 
 
-def _ident(name: str) -> str:
-    return name.replace(".", "_").replace("-", "_")
-
-
 def _interval(window_ms: int) -> str:
     return f"INTERVAL '{window_ms // 1000}' SECOND(9)"
 
@@ -76,13 +81,7 @@ def _interval(window_ms: int) -> str:
 def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
     ts = f"{JSON_FIELDS}(`raw`)[{quote(source.event_time_field)}]"
     delay_ms = int(source.watermark_delay.total_seconds() * 1000)
-    startup = (
-        "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
-        if kafka.startup_mode == "group-offsets"
-        else f"'scan.startup.mode' = {quote(kafka.startup_mode)}"
-    )
-    bounded = ", 'scan.bounded.mode' = 'latest-offset'" if kafka.bounded else ""
-    return f"""CREATE TABLE `src_{_ident(source.name)}` (
+    return f"""CREATE TABLE `src_{ident(source.name)}` (
   `k` BYTES,
   `raw` BYTES,
   `partition` INT METADATA VIRTUAL,
@@ -95,7 +94,7 @@ def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
   'properties.bootstrap.servers' = {quote(kafka.bootstrap)},
   'properties.group.id' = {quote(kafka.group_id)},
   'properties.isolation.level' = 'read_committed',
-  {startup}{bounded},
+  {startup_options(kafka)},
   'key.format' = 'raw',
   'key.fields' = 'k',
   'value.format' = 'raw',
@@ -106,14 +105,14 @@ def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
 
 def _checked_view(source: Source, fields: list[str]) -> str:
     items = ",\n    ".join(extraction(source.schema, fields))
-    return f"""CREATE TEMPORARY VIEW `checked_{_ident(source.name)}` AS
+    return f"""CREATE TEMPORARY VIEW `checked_{ident(source.name)}` AS
 SELECT *,
   {validation_case(source.schema, fields)} AS `err`,
   CURRENT_WATERMARK(`event_ts`) IS NOT NULL AND `event_ts` < CURRENT_WATERMARK(`event_ts`) AS `late`
 FROM (
   SELECT `k`, `raw`, `partition`, `offset`, `event_ts`,
     {items}
-  FROM (SELECT *, {JSON_FIELDS}(`raw`) AS `m` FROM `src_{_ident(source.name)}`)
+  FROM (SELECT *, {JSON_FIELDS}(`raw`) AS `m` FROM `src_{ident(source.name)}`)
 )"""
 
 
@@ -121,10 +120,10 @@ def _valid_view(source: Source, fields: list[str]) -> str:
     casts = ",\n  ".join(
         f"CAST({column(f.name)} AS {f.sql_type}) AS `{f.name}`" for f in extracted_fields(source.schema, fields)
     )
-    return f"""CREATE TEMPORARY VIEW `valid_{_ident(source.name)}` AS
+    return f"""CREATE TEMPORARY VIEW `valid_{ident(source.name)}` AS
 SELECT `event_ts`,
   {casts}
-FROM `checked_{_ident(source.name)}`
+FROM `checked_{ident(source.name)}`
 WHERE `err` IS NULL AND NOT `late`"""
 
 
@@ -146,10 +145,8 @@ def _exactly_once_sink(topic: str, kafka: KafkaOptions, txn_id: str, *, key: str
 
 
 def _dlq_sink(source: Source, kafka: KafkaOptions) -> str:
-    options = _exactly_once_sink(
-        "dlq." + source.topic, kafka, f"dlq-{_ident(source.name)}", key="k", value_format="raw"
-    )
-    return f"""CREATE TABLE `dlq_{_ident(source.name)}` (
+    options = _exactly_once_sink("dlq." + source.topic, kafka, f"dlq-{ident(source.name)}", key="k", value_format="raw")
+    return f"""CREATE TABLE `dlq_{ident(source.name)}` (
   `k` BYTES,
   `raw` BYTES,
   `headers` MAP<STRING, BYTES> METADATA
@@ -157,9 +154,6 @@ def _dlq_sink(source: Source, kafka: KafkaOptions) -> str:
 
 
 def _dlq_insert(source: Source) -> str:
-    def b(expr: str) -> str:
-        return f"CAST({expr} AS BYTES)"
-
     rule = "CASE WHEN `err` IS NULL THEN 'late' ELSE SPLIT_INDEX(`err`, '|', 0) END"
     field = f"CASE WHEN `err` IS NULL THEN '$.{source.event_time_field}' ELSE SPLIT_INDEX(`err`, '|', 1) END"
     message = (
@@ -168,22 +162,10 @@ def _dlq_insert(source: Source) -> str:
         f"ELSE CONCAT({quote(source.topic + ': field `')}, SPLIT_INDEX(`err`, '|', 1), '` breaks rule `', "
         "SPLIT_INDEX(`err`, '|', 0), '`') END"
     )
-    headers = ", ".join(
-        [
-            f"'rtml.error.class', {b(quote('schemas.errors.SchemaError'))}",
-            f"'rtml.error.message', {b(message)}",
-            f"'rtml.error.field', {b(field)}",
-            f"'rtml.error.rule', {b(rule)}",
-            f"'rtml.component', {b(quote(COMPONENT))}",
-            f"'rtml.source.topic', {b(quote(source.topic))}",
-            f"'rtml.source.partition', {b('CAST(`partition` AS STRING)')}",
-            f"'rtml.source.offset', {b('CAST(`offset` AS STRING)')}",
-            f"'rtml.failed_at', {b('CAST(1000 * UNIX_TIMESTAMP() AS STRING)')}",
-        ]
-    )
-    return f"""INSERT INTO `dlq_{_ident(source.name)}`
+    headers = dead_letter_headers(topic=source.topic, component=COMPONENT, message=message, field=field, rule=rule)
+    return f"""INSERT INTO `dlq_{ident(source.name)}`
 SELECT `k`, `raw`, MAP[{headers}]
-FROM `checked_{_ident(source.name)}`
+FROM `checked_{ident(source.name)}`
 WHERE `err` IS NOT NULL OR `late`"""
 
 
@@ -193,7 +175,7 @@ def _agg(agg: Aggregation) -> str:
 
 def _input(view: FeatureView) -> str:
     """The relation a view's windows read: its source's valid events, or those joined as of their time."""
-    return f"joined_{view.name}" if view.join is not None else f"valid_{_ident(view.source.name)}"
+    return f"joined_{view.name}" if view.join is not None else f"valid_{ident(view.source.name)}"
 
 
 def _window_view(view: FeatureView, window: Window) -> str:
@@ -294,6 +276,6 @@ def _compile_windowed(views: list[FeatureView], kafka: KafkaOptions, job: Featur
         job.inserts.append(_dlq_insert(source))
     for view in views:
         if view.join is not None:
-            job.ddl.append(flink_cdc.joined_view(view, f"valid_{_ident(view.source.name)}"))
+            job.ddl.append(flink_cdc.joined_view(view, f"valid_{ident(view.source.name)}"))
         job.ddl.extend([_view_union(view), _feature_sink(view, kafka)])
         job.inserts.append(_feature_insert(view))

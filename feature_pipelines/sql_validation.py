@@ -30,6 +30,43 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def ident(name: str) -> str:
+    """A table or view name part from a source or view name."""
+    return name.replace(".", "_").replace("-", "_")
+
+
+def startup_options(kafka: Any) -> str:
+    """The Kafka source's start (group offsets, else ``kafka.startup_mode``) and, for a bounded run, its end."""
+    startup = (
+        "'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'"
+        if kafka.startup_mode == "group-offsets"
+        else f"'scan.startup.mode' = {quote(kafka.startup_mode)}"
+    )
+    return startup + (", 'scan.bounded.mode' = 'latest-offset'" if kafka.bounded else "")
+
+
+def dead_letter_headers(*, topic: str, component: str, message: str, field: str, rule: str) -> str:
+    """``MAP[...]`` items of a dead letter's headers (``schemas/dlq.py``); the arguments are SQL expressions except
+    ``topic`` and ``component`` (text)."""
+
+    def b(expr: str) -> str:
+        return f"CAST({expr} AS BYTES)"
+
+    return ", ".join(
+        [
+            f"'rtml.error.class', {b(quote('schemas.errors.SchemaError'))}",
+            f"'rtml.error.message', {b(message)}",
+            f"'rtml.error.field', {b(field)}",
+            f"'rtml.error.rule', {b(rule)}",
+            f"'rtml.component', {b(quote(component))}",
+            f"'rtml.source.topic', {b(quote(topic))}",
+            f"'rtml.source.partition', {b('CAST(`partition` AS STRING)')}",
+            f"'rtml.source.offset', {b('CAST(`offset` AS STRING)')}",
+            f"'rtml.failed_at', {b('CAST(1000 * UNIX_TIMESTAMP() AS STRING)')}",
+        ]
+    )
+
+
 def column(field: str) -> str:
     """The column holding a field's raw JSON text."""
     return f"`f_{field}`"
