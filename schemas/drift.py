@@ -15,7 +15,10 @@ DriftKind = Literal["feature", "prediction", "performance"]
 class DriftEvent(msgspec.Struct, forbid_unknown_fields=False):
     """``detector`` (``psi``, ``ks``, ``adwin``, ``page_hinkley`` ...) measured ``statistic`` against
     ``threshold`` on ``feature`` (``None``: the score or the model's performance) over the window
-    ``[window_start, window_end]``.
+    ``[window_start, window_end]``: a tumbling window's span; for a streaming detector the value that raised it
+    (both ends its event time); for ``performance`` from where the rise in error most likely began (a change
+    point over the last joined outcomes) to the newest outcome. The retrain trigger reads ``window_start`` as
+    where the shift began.
 
     ``drift_id`` names the detection (the monitor sets it, unique per event); a retraining it causes
     records it as its trigger, so a model version's lineage leads back to the drift that caused it.

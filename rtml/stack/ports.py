@@ -21,11 +21,21 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on right now (the kernel picks it), and not one this process handed out before:
+    ports picked one after another for services that start later would otherwise repeat now and then (the
+    kernel may give a released port again), and two services would then want the same one."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise OSError("no free port the kernel offered was new to this process")
 
 
 def port_owner(port: int) -> tuple[int, str] | None:

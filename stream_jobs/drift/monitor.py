@@ -34,7 +34,7 @@ from stream_jobs.drift.performance import RollingPerformance
 from stream_jobs.drift.windows import ClosedWindow, WindowAccumulator
 from training.profile import ReferenceProfile
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: RollingPerformance keeps its outcomes' event times
 
 
 @dataclass
@@ -102,8 +102,11 @@ class DriftMonitor:
         findings = self.performance.add(mine)
         if not findings:
             return []
-        start, end = min(o.ts for o in mine), max(o.ts for o in mine)
-        return [self._event(alarm, start, end, -1) for alarm in self.debouncer.update(findings, end)]
+        end = max(o.ts for o in mine)
+        return [
+            self._event(alarm, _changed_at(alarm, default=min(o.ts for o in mine)), end, -1)
+            for alarm in self.debouncer.update(findings, end)
+        ]
 
     def expire(self) -> tuple[int, int]:
         """Drop label-join entries past their TTL (at most every ``expire_every_ms`` of event time)."""
@@ -117,8 +120,8 @@ class DriftMonitor:
         events = []
         for at, finding in sorted(fired, key=lambda hit: hit[0]):
             self.latest[finding.key] = finding.statistic
-            start = int(ts[0])
-            events += [self._event(a, start, at, self.windows.index) for a in self.debouncer.update([finding], at)]
+            # the evidence is the value that raised it: the batch may reach back as far as the monitor was behind
+            events += [self._event(a, at, at, self.windows.index) for a in self.debouncer.update([finding], at)]
         return events
 
     def _window_closed(self, window: ClosedWindow) -> list[DriftEvent]:
@@ -188,6 +191,12 @@ class DriftMonitor:
             raise ValueError(f"not a drift monitor snapshot of format {SNAPSHOT_FORMAT}")
         monitor.join.store = joins if joins is not None else {}
         return monitor
+
+
+def _changed_at(alarm: Alarm, default: int) -> int:
+    """Where a performance alarm's rise began (its ``changed_at`` evidence), else ``default``."""
+    changed = alarm.top.evidence.get("changed_at")
+    return int(changed) if isinstance(changed, float) else default
 
 
 def watched_features(reference: ReferenceProfile, patterns: Sequence[str]) -> ReferenceProfile:

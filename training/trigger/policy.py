@@ -76,6 +76,11 @@ class DriftGroup:
     def newest(self) -> DriftEvent:
         return self.drifts[-1]
 
+    @property
+    def earliest(self) -> DriftEvent:
+        """The drift whose ``window_start`` is ``since_ms``."""
+        return min(self.drifts, key=lambda d: d.window_start)
+
     def add(self, drift: DriftEvent, now_ms: int) -> None:
         if not self.drifts:
             self.since_ms, self.waiting_since_ms = drift.window_start, now_ms

@@ -208,10 +208,12 @@ class RetrainTrigger:
         self.run = run
         metrics.IN_PROGRESS.labels(self.model).set(1)
         log.info(
-            "retraining %s for drift %s on events from %s (nproc %d, epochs %d)",
+            "retraining %s for drift %s on events from %s (the shift began at %s, by %s) (nproc %d, epochs %d)",
             self.model,
             options.trigger,
-            datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(timespec="seconds"),
+            _iso(start_ms),
+            _iso(group.since_ms),
+            group.earliest.drift_id,
             options.nproc,
             options.epochs,
         )
@@ -307,3 +309,7 @@ class RetrainTrigger:
             log.warning("offset commit on %s failed (%s); held drifts are read again", TOPIC, exc)
             return
         self._committed.update({tp.partition: tp.offset for tp in changed})
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")

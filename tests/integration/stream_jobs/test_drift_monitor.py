@@ -117,7 +117,8 @@ def wait_for(settings: Settings, run: str, ready: object, seconds: float = 240) 
         if monitor is not None and ready(monitor):  # type: ignore[operator]
             return monitor
         time.sleep(1)
-    raise AssertionError(f"the monitor's state never got there; last: {monitor and monitor.counts}")
+    seen = monitor and (monitor.counts, monitor.performance.seen, monitor.join.counts)
+    raise AssertionError(f"the monitor's state never got there; last (counts, outcomes, joins): {seen}")
 
 
 def drift_events(settings: Settings, version: str, seconds: float = 60) -> list[DriftEvent]:

@@ -12,6 +12,7 @@ import pytest
 
 from schemas.drift import DriftEvent
 from stream_jobs.drift.config import MonitorConfig
+from stream_jobs.drift.joins import Outcome
 from stream_jobs.drift.monitor import DriftMonitor
 from tests.support.drift_stream import START_MS, STEP_MS, predictions, reference_profile
 from training.profile import ReferenceProfile
@@ -145,3 +146,24 @@ def test_watched_features_narrow_the_windows_and_detectors_to_the_patterns() -> 
     assert [e for e in run(quiet, shifted) if e.kind == "feature"] == []
     with pytest.raises(ValueError, match="RTML_MONITOR_FEATURES"):
         DriftMonitor("fraud", reference(), "1", MonitorConfig(features=("nothing*",)))
+
+
+def test_an_event_dates_the_shift_where_it_began_even_from_one_late_batch() -> None:
+    """A monitor that was behind reads one large batch reaching far back before the shift; the retrain trigger
+    bounds its post-drift data by the events' ``window_start``, so it must not be the batch's first value."""
+    shift_at = 10_250
+    preds, _ = predictions(20_000, seed=5, shift_at=shift_at)
+    monitor = DriftMonitor("fraud", reference(), "1")
+    run(monitor, preds[:8_000])
+    events = run(monitor, preds[8_000:], batch=12_000)
+    streamed = [e for e in events if "value" in e.evidence]  # a streaming detector's: the value that raised it
+    assert streamed and len(streamed) < len(events), events
+    for e in events:  # the others: one closed window
+        assert position(e) >= shift_at and e.window_start >= START_MS + (shift_at - 500) * STEP_MS, e
+        assert e.window_start == e.window_end if e in streamed else e.window_start < e.window_end, e
+
+    outcomes = [Outcome(f"o{i}", 0.2, 0, int(i % 50 == 0), START_MS + i * STEP_MS, "1") for i in range(8_000)]
+    worse = [Outcome(f"o{i}", 0.2, 0, int(i % 4 == 0), START_MS + i * STEP_MS, "1") for i in range(8_000, 9_000)]
+    (performance,) = monitor.observe_outcomes(outcomes[:6_000]) + monitor.observe_outcomes(outcomes[6_000:] + worse)
+    assert performance.kind == "performance" and performance.window_end == START_MS + 8_999 * STEP_MS
+    assert abs((performance.window_start - START_MS) // STEP_MS - 8_000) <= 30, performance

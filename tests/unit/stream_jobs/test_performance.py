@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stream_jobs.drift.joins import Outcome
-from stream_jobs.drift.performance import RollingPerformance, roc_auc
+from stream_jobs.drift.performance import RollingPerformance, change_point, roc_auc
 
 
 def outcomes(n: int, error_rate: float, seed: int, start: int = 0) -> list[Outcome]:
@@ -38,3 +38,23 @@ def test_adwin_on_errors_flags_a_rise_in_error_only() -> None:
     assert first.kind == "performance" and first.severity == "critical" and first.statistic > first.threshold
     better = [f for i in range(22_000, 30_000, 500) for f in perf.add(outcomes(500, 0.01, seed=i, start=i))]
     assert not any(f.drifted for f in better)
+
+
+def test_the_change_point_is_where_the_rate_shifts() -> None:
+    rng = np.random.default_rng(3)
+    errors = np.concatenate([rng.random(1800) < 0.02, rng.random(200) < 0.2])
+    assert abs(change_point(errors) - 1800) <= 20
+    assert change_point(np.array([0.0])) == 0
+    assert change_point(np.zeros(50)) in range(1, 50)  # no change: any split is as likely; still an index
+
+
+def test_a_rise_is_dated_where_it_began_not_where_adwin_still_reaches_back() -> None:
+    perf = RollingPerformance(size=2000, adwin_delta=1e-4)
+    for i in range(0, 10_000, 500):
+        perf.add(outcomes(500, 0.02, seed=i, start=i))
+    # one large batch, as a monitor that was behind joins it: 1,000 outcomes from before the rise, then the rise
+    findings = perf.add(outcomes(1000, 0.02, seed=99, start=10_000) + outcomes(1000, 0.25, seed=98, start=11_000))
+    (finding,) = findings
+    assert finding.drifted
+    changed = finding.evidence["changed_at"]
+    assert isinstance(changed, float) and 10_950 <= changed <= 11_050, changed

@@ -22,3 +22,8 @@ def test_free_port_is_free() -> None:
     port = free_port()
     assert not port_in_use("127.0.0.1", port)
     assert port_owner(port) is None
+
+
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    ports = [free_port() for _ in range(1000)]  # released at once: the kernel alone would repeat some of them
+    assert len(set(ports)) == len(ports)
