@@ -68,7 +68,6 @@ class DriftGroup:
     """Drifts answered by one run: the newest names it, the earliest start bounds the post-drift data."""
 
     drifts: list[DriftEvent] = field(default_factory=list)
-    since_ms: int = 0  # earliest window_start: where the shift began (event time)
     waiting_since_ms: int = 0  # wall time the first of them arrived
     launched: int = 0  # how many drifts the run was started for; later ones arrived while it ran
 
@@ -78,14 +77,18 @@ class DriftGroup:
 
     @property
     def earliest(self) -> DriftEvent:
-        """The drift whose ``window_start`` is ``since_ms``."""
+        """The drift that started first: its ``window_start`` is where the shift began."""
         return min(self.drifts, key=lambda d: d.window_start)
+
+    @property
+    def since_ms(self) -> int:
+        """Where the shift began (event time): the earliest ``window_start``; 0 while the group is empty."""
+        return self.earliest.window_start if self.drifts else 0
 
     def add(self, drift: DriftEvent, now_ms: int) -> None:
         if not self.drifts:
-            self.since_ms, self.waiting_since_ms = drift.window_start, now_ms
+            self.waiting_since_ms = now_ms
         self.drifts.append(drift)
-        self.since_ms = min(self.since_ms, drift.window_start)
 
 
 @dataclass(frozen=True)
