@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     gate_max_secondary_drop: float = Field(default=0.01, ge=0.0, le=1.0)
     gate_max_brier_increase: float | None = Field(default=None, ge=0.0, le=1.0)
     gate_allow_signature_change: bool = False
+    # > 0: a check fails only when the challenger falls short by more than this many standard errors of the
+    # paired difference on the holdout (bootstrap); 0: the plain comparison.
+    gate_noise_z: float = Field(default=0.0, ge=0.0, le=5.0)
     gate_holdout_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
 
     # Scorer (`rtml serve`, serving/). A micro-batch opens with the first record and closes at
@@ -208,8 +211,12 @@ class Settings(BaseSettings):
     retrain_min_new_labels: int = Field(default=500, ge=0)
     retrain_max_label_wait_s: float = Field(default=3600.0, ge=0.0)
     retrain_check_interval_s: float = Field(default=10.0, gt=0.0)
-    # Training data: from ``retrain_history_s`` before the drift began to the newest labelled event.
+    # Training data: from ``retrain_history_s`` before the drift began to the newest labelled event or, with
+    # ``retrain_label_maturity_s``, to the events that old: labels that come after delays differing by class (a
+    # chargeback after weeks, a confirmation after days) leave the newest events with their frauds unlabelled yet.
+    # The new-label count counts only those events too. 0: no margin.
     retrain_history_s: float = Field(default=7 * 86_400.0, gt=0.0)
+    retrain_label_maturity_s: float = Field(default=0.0, ge=0.0)
     retrain_nproc: int = Field(default=2, ge=1, le=64)  # DDP ranks (per node on Kubernetes)
     retrain_epochs: int = Field(default=8, ge=1)
     # ``local``: torchrun here; ``kubernetes``: a PyTorchJob (infra/k8s/) of ``retrain_k8s_nodes`` pods,

@@ -90,24 +90,56 @@ def _columns(path: str | Path) -> list[str]:
 
 def evaluate_on_holdout(onnx_path: str | Path, training_set_path: str | Path, *, fraction: float = 0.15) -> Evaluation:
     """pr_auc (average precision), roc_auc and brier of the model on the newest ``fraction`` by ``ts``."""
-    from training.evaluate import brier, pr_auc, roc_auc
+    return score_on_holdout(onnx_path, training_set_path, fraction=fraction)[0]
 
+
+def score_on_holdout(
+    onnx_path: str | Path, training_set_path: str | Path, *, fraction: float = 0.15
+) -> tuple[Evaluation, np.ndarray, np.ndarray]:
+    """``(evaluation, labels, scores)`` of the model on the newest ``fraction`` by ``ts`` (no rows scored
+    when the set lacks a feature of the model)."""
     model = OnnxScorer(onnx_path)
     present = set(_columns(training_set_path))
     missing = tuple(n for n in model.feature_names if n not in present)
     if missing:
-        return Evaluation(metrics={}, missing_features=missing)
+        return Evaluation(metrics={}, missing_features=missing), np.zeros(0, np.int64), np.zeros(0)
     data = _read(training_set_path, ["ts", "label", *model.feature_names])
     rows = newest_slice(data["ts"], fraction)
     X = np.column_stack([data[n][rows] for n in model.feature_names]).astype(np.float32)
     y = data["label"][rows].astype(np.int64)
     scores = model.score(X)
     positives = int(y.sum())
+    return Evaluation(metrics=_metrics(y, scores), rows=len(y), positives=positives), y, scores
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    from training.evaluate import brier, pr_auc, roc_auc
+
+    positives = int(y.sum())
     metrics = {"brier": brier(y, scores)} if len(y) else {}
     if 0 < positives < len(y):
         metrics["pr_auc"] = pr_auc(y, scores)
         metrics["roc_auc"] = roc_auc(y, scores)
-    return Evaluation(metrics=metrics, rows=len(y), positives=positives)
+    return metrics
+
+
+def paired_noise(
+    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, *, resamples: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Per metric, the bootstrap standard error of challenger minus champion on the same rows: each resample
+    draws the positives and the negatives with replacement (their counts kept), and both models are measured
+    on it. Empty where a class is missing."""
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y != 1)
+    if not len(positives) or not len(negatives) or len(challenger) != len(y) or len(champion) != len(y):
+        return {}
+    rng = np.random.default_rng(seed)
+    deltas: dict[str, list[float]] = {}
+    for _ in range(resamples):
+        rows = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
+        new, old = _metrics(y[rows], challenger[rows]), _metrics(y[rows], champion[rows])
+        for name in new.keys() & old.keys():
+            deltas.setdefault(name, []).append(new[name] - old[name])
+    return {name: float(np.std(values, ddof=1)) for name, values in deltas.items() if len(values) > 1}
 
 
 def profile_training_set(onnx_path: str | Path, training_set_path: str | Path) -> ReferenceProfile:

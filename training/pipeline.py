@@ -157,6 +157,7 @@ def check_artifact(run_dir: Path, model: str) -> None:
 def _register_and_gate(
     settings: Settings, outcome: TrainOutcome, options: TrainOptions, progress: Callable[[str], None]
 ) -> None:
+    from training.gate import GateRule
     from training.holdout import profile_training_set
     from training.promotion import promote
     from training.publish import UpdatePublisher
@@ -172,7 +173,14 @@ def _register_and_gate(
     progress(f"registered {outcome.model} version {version.version} (sha256 {version.sha256[:12]})")
     publisher = UpdatePublisher(settings) if options.publish else None
     if options.promote:
-        result = promote(registry, outcome.model, version.version, training_set=outcome.training_set)
+        result = promote(
+            registry,
+            outcome.model,
+            version.version,
+            rule=GateRule.from_settings(settings),  # the RTML_GATE_* settings, as `rtml models promote` reads them
+            training_set=outcome.training_set,
+            holdout_fraction=settings.gate_holdout_fraction,
+        )
         outcome.promoted = result.decision.promote
         outcome.reasons = list(result.decision.reasons)
         change = result.change

@@ -57,7 +57,7 @@ def promote(
         decision = decide(Evaluation(metrics={}), None, rule)
         return PromotionOutcome(decision, registry.set_alias(model, alias, candidate.version))
 
-    from training.holdout import evaluate_on_holdout
+    from training.holdout import paired_noise, score_on_holdout
 
     data = Path(training_set) if training_set is not None else _recorded_set(candidate.training_set)
     if data is None:
@@ -65,13 +65,15 @@ def promote(
             f"model {model!r} version {candidate.version} did not record its training set: "
             "pass --data PATH (a training-set Parquet file) or promote with --force"
         )
-    challenger_eval = evaluate_on_holdout(
+    challenger_eval, y, new = score_on_holdout(
         registry.local_artifact(model, candidate.version), data, fraction=holdout_fraction
     )
-    champion_eval = evaluate_on_holdout(
+    champion_eval, _, old = score_on_holdout(
         registry.local_artifact(model, current.version), data, fraction=holdout_fraction
     )
-    decision = decide(challenger_eval, champion_eval, rule)
+    # the paired difference's noise, when the rule widens its bounds by it (both scored the same rows)
+    noise = paired_noise(y, new, old) if rule is not None and rule.noise_z > 0 else None
+    decision = decide(challenger_eval, champion_eval, rule, noise)
     change = registry.set_alias(model, alias, candidate.version) if decision.promote else None
     return PromotionOutcome(decision, change, challenger_eval, champion_eval, data)
 

@@ -4,7 +4,8 @@ Each arrival of the (daily-modulated) Poisson process picks a customer by activi
 ordinary purchase or, with the probability the pattern mix derives from ``fraud_rate``, the start of
 a fraud incident whose later transactions wait in a heap. Labels wait in the same heap until their
 ``ts``, so records come out in non-decreasing ``ts`` across both kinds. Transactions are numbered as
-they are emitted; from index ``drift_at`` on, amounts scale and the drift pattern mix applies.
+they are emitted; from index ``drift_at`` on (or the index ``schedule_drift`` set, for a stream whose
+drift is decided while it runs), amounts scale and the drift pattern mix applies.
 
 Two random streams, both derived from the seed: one for transactions and one for labels, so label
 settings never change the transactions.
@@ -49,6 +50,14 @@ class TransactionGenerator:
     def __init__(self, config: GeneratorConfig) -> None:
         self.config = config
         self.population: Population = build_population(config)
+        self.drift_at = config.drift_at
+
+    def schedule_drift(self, index: int) -> None:
+        """Drift from transaction ``index`` on, in place of ``config.drift_at``; a running ``events()`` stream
+        applies it when it reaches ``index`` (one already past it has drifted, or drifts at its next one)."""
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"the drift index must be a non-negative integer, got {index!r}")
+        self.drift_at = index
 
     def events(self, count: int | None = None) -> Iterator[GeneratedRecord]:
         """Records in event-time order. ``count`` bounds the transactions (None: endless); at the end
@@ -99,7 +108,7 @@ class TransactionGenerator:
                 sequence += 1
             return GeneratedRecord("transaction", customer.customer_id, tx, draft.is_fraud, draft.pattern)
 
-        drifted = cfg.drift_at == 0
+        drifted = self.drift_at == 0
         mix = self._mix(drifted)
         factor = cfg.drift_amount_factor if drifted else 1.0
         incident_p = mix.incident_probability(cfg.fraud_rate)
@@ -125,7 +134,7 @@ class TransactionGenerator:
                     continue
                 yield emit(item, ts)
             emitted += 1
-            if not drifted and cfg.drift_at is not None and emitted >= cfg.drift_at:
+            if not drifted and self.drift_at is not None and emitted >= self.drift_at:
                 drifted = True
                 mix = self._mix(drifted)
                 factor = cfg.drift_amount_factor

@@ -68,9 +68,11 @@ def summarize(
         initial_version=first_version,
         drift_events=len(board.drifts),
     )
-    if board.latencies_ms:
-        p50, p99 = np.percentile(board.latencies_ms, [50, 99])
-        summary.latency_ms = {"p50": float(p50), "p99": float(p99), "max": float(max(board.latencies_ms))}
+    # the live part's: the events that came while the scorer started (the stream never pauses) wait for it
+    latencies = [latency for ts, latency in board.latencies_ms if ts >= live_started_ms]
+    if latencies:
+        p50, p99 = np.percentile(latencies, [50, 99])
+        summary.latency_ms = {"p50": float(p50), "p99": float(p99), "max": float(max(latencies))}
     onset = drift_onset_ms if drift_onset_ms is not None else math.inf
     summary.false_alarms = sum(1 for _, d in board.drifts if d.ts < onset)
     after = [(arrived, d) for arrived, d in board.drifts if d.ts >= onset]

@@ -95,7 +95,7 @@ class Scoreboard:
     updates: list[tuple[int, ModelUpdate]] = field(default_factory=list)
     first_scored: dict[str, int] = field(default_factory=dict)  # version -> wall ms of its first prediction
     recent: deque[tuple[int, float]] = field(default_factory=deque)  # (arrived wall ms, e2e latency ms)
-    latencies_ms: list[float] = field(default_factory=list)  # event time -> prediction produced, all
+    latencies_ms: list[tuple[int, float]] = field(default_factory=list)  # (event time, ms to its prediction), all
     shadow: int = 0
 
     def prediction(self, p: Prediction, now_ms: int) -> None:
@@ -106,7 +106,7 @@ class Scoreboard:
         self.first_scored.setdefault(p.version, p.scored_at)
         latency = max(0.0, float(p.scored_at - p.ts))
         self.recent.append((now_ms, latency))
-        self.latencies_ms.append(latency)
+        self.latencies_ms.append((p.ts, latency))
         actual = self.early_labels.pop(p.event_id, None)
         if actual is not None:
             self.outcomes.append(Outcome(p.ts, p.version, p.score, p.label, actual))

@@ -1,11 +1,15 @@
-"""The demo's traffic: one generated stream, its history produced at full speed, then live.
+"""The demo's traffic: one generated stream, its history produced at full speed, then paced.
 
 The history (the first ``history`` transactions, event times ending about when it is produced) goes
 through the real pipeline as fast as Kafka takes it, so the feature job's windows hold it and a first
-model trains from what the offline store archived. Live traffic continues the same stream (the same
-customers, the same event ids sequence, the drift at a transaction index) paced at its rate, with every
-timestamp shifted so that its event time is the wall clock when it is produced: end-to-end latency is
-then event time to prediction. ``TimeShift`` is that shift; ``DemoTraffic`` produces.
+model trains from what the offline store archived. The stream then goes on at once (the same customers,
+the same event ids sequence): what its event times fell behind the wall clock while the history was
+produced it catches up at full speed, then it is paced at its rate, each record sent when the wall clock
+reaches its event time, so end-to-end latency is event time to prediction. It goes on while the first
+model trains and the scorer starts, so the feature windows never see a pause: a 5-minute count after a
+7-minute pause starts from zero and climbs for 5 minutes, a shift no model trained on steady windows (or
+on that climb) can score. ``go_live`` marks where the live part the demo measures begins, schedules the
+drift and sets the end.
 """
 
 from __future__ import annotations
@@ -15,37 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import msgspec
-
 from rtml.datagen.config import GeneratorConfig
 from rtml.datagen.transactions import GeneratedRecord, TransactionGenerator
 from rtml.kafka.producer import RecordProducer
 from rtml.settings import Settings
-from schemas.label import Label
-from schemas.transaction import Transaction
 
-
-@dataclass(frozen=True)
-class TimeShift:
-    """Moves records produced from ``since`` (unshifted event time) on by ``offset_ms``. A label of a
-    transaction from before ``since`` keeps that transaction's ``event_ts``."""
-
-    since: int
-    offset_ms: int
-
-    def apply(self, item: GeneratedRecord) -> GeneratedRecord:
-        record = item.record
-        if self.offset_ms == 0:
-            return item
-        moved: Transaction | Label
-        if isinstance(record, Transaction):
-            moved = msgspec.structs.replace(record, ts=record.ts + self.offset_ms)
-        else:
-            event_ts = record.event_ts
-            if event_ts is not None and event_ts >= self.since:
-                event_ts += self.offset_ms
-            moved = msgspec.structs.replace(record, ts=record.ts + self.offset_ms, event_ts=event_ts)
-        return msgspec.structs.replace(item, record=moved)
+NO_END = 2**62
 
 
 @dataclass
@@ -55,7 +34,8 @@ class TrafficStats:
     frauds: int = 0
     history_first_ts: int | None = None
     history_last_ts: int | None = None
-    live_started_ms: int | None = None
+    live_started_ms: int | None = None  # when ``go_live`` was called (wall = event time)
+    live_first: int | None = None  # the index of the first live transaction
     drift_onset_ms: int | None = None  # event time (= wall time, live) of the first drifted transaction
     live_rate: float = 0.0
     done: bool = False
@@ -63,21 +43,25 @@ class TrafficStats:
 
 
 class DemoTraffic:
-    """``produce_history()`` then ``start_live(duration_s)`` (a thread); ``stop()`` ends it early."""
+    """``produce_history()``, then ``start_paced()`` (a thread) and, once the demo measures, ``go_live(...)``;
+    ``stop()`` ends it early."""
 
     def __init__(self, settings: Settings, config: GeneratorConfig, history: int) -> None:
         if config.drift_at is not None and config.drift_at < history:
             raise ValueError(f"the drift ({config.drift_at}) must come after the history ({history} transactions)")
         self.history = history
+        self.rate = config.rate
+        self.generator = TransactionGenerator(config)
         self.drift_at = config.drift_at
         self.producer = RecordProducer(settings, component="demo-traffic")
         self.events_topic, self.labels_topic = "events.transactions", "labels.transactions"
-        self.stream: Iterator[GeneratedRecord] = TransactionGenerator(config).events(None)
+        self.stream: Iterator[GeneratedRecord] = self.generator.events(None)
         self.pending: GeneratedRecord | None = None
         self.stats = TrafficStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.end_ms = 0  # live traffic stops at this event (= wall) time; ``extend`` moves it
+        self._live_began = 0.0
+        self.end_ms = NO_END  # paced traffic stops at this event (= wall) time; ``go_live``, ``extend`` move it
 
     def _send(self, item: GeneratedRecord) -> None:
         if item.topic_kind == "transaction":
@@ -103,9 +87,25 @@ class DemoTraffic:
                 progress(s.transactions)
         self.producer.flush(60)
 
-    def start_live(self, duration_s: float) -> None:
-        self._thread = threading.Thread(target=self._live, args=(duration_s,), name="demo-traffic", daemon=True)
+    def start_paced(self) -> None:
+        """The stream after the history, at its rate, until ``stop()`` or the end ``go_live`` sets."""
+        if self.pending is None:
+            raise RuntimeError("produce_history first")
+        self._thread = threading.Thread(target=self._paced, name="demo-traffic", daemon=True)
         self._thread.start()
+
+    def go_live(self, duration_s: float, drift_after_s: float | None) -> None:
+        """The live part begins now and ends ``duration_s`` later; with ``drift_after_s``, the stream drifts
+        after about that long (a transaction index: ``rate`` x ``drift_after_s`` transactions from now)."""
+        s, now = self.stats, int(time.time() * 1000)
+        self._live_began = time.monotonic()
+        s.live_first, s.live_started_ms = s.transactions, now
+        if drift_after_s is not None:
+            # two ahead of the count: the generator may have made the next transaction already (not the one after)
+            index = s.transactions + max(2, round(self.rate * drift_after_s))
+            self.generator.schedule_drift(index)
+            self.drift_at = index
+        self.end_ms = now + int(duration_s * 1000)
 
     def extend(self, seconds: float) -> None:
         """Stream ``seconds`` longer than planned (the thread reads ``end_ms`` before each record)."""
@@ -120,30 +120,26 @@ class DemoTraffic:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _live(self, duration_s: float) -> None:
+    def _paced(self) -> None:
         s = self.stats
         try:
             first = self.pending
             assert first is not None, "produce_history first"
-            started_ms = int(time.time() * 1000)
-            shift = TimeShift(since=first.record.ts, offset_ms=started_ms - first.record.ts)
-            s.live_started_ms, began = started_ms, time.monotonic()
-            self.end_ms = started_ms + int(duration_s * 1000)
-            items = self._continue(first)
-            for item in items:
+            for item in self._continue(first):
                 if self._stop.is_set():
                     break
-                item = shift.apply(item)
                 ts = item.record.ts
                 if ts > self.end_ms:
                     break
-                delay = (ts - started_ms) / 1000 - (time.monotonic() - began)
+                # event time is wall time: what producing the history took is caught up at full speed
+                delay = ts / 1000 - time.time()
                 if delay > 0 and self._stop.wait(delay):
                     break
                 if item.topic_kind == "transaction" and self.drift_at is not None and s.transactions == self.drift_at:
                     s.drift_onset_ms = ts
                 self._send(item)
-                s.live_rate = (s.transactions - self.history) / max(time.monotonic() - began, 1e-3)
+                if s.live_first is not None:
+                    s.live_rate = (s.transactions - s.live_first) / max(time.monotonic() - self._live_began, 1e-3)
             self.producer.flush(30)
         except Exception as exc:  # shown by the demo, which then stops
             s.error = f"{type(exc).__name__}: {exc}"

@@ -58,12 +58,14 @@ def summary(settings: Settings) -> tuple[dict[str, Any], Path]:
     return json.loads(reports[-1].read_text()), reports[-1].with_suffix(".png")
 
 
-def loop_log(settings: Settings, lines: int = 40) -> str:
-    """The trigger's and the monitor's last log lines: why a retrain did not happen or was not promoted."""
+def loop_log(settings: Settings, lines: int = 30) -> str:
+    """The trigger's and the monitor's last log lines: why a retrain did not happen or was not promoted. The
+    trigger's re-checks of a pending drift ("still pending") are left out: they repeat every few seconds."""
     parts = []
     for job in ("trigger", "monitor"):
         path = settings.state_dir / "logs" / f"job-{job}.log"
-        text = path.read_text(errors="replace").splitlines()[-lines:] if path.is_file() else ["(no log)"]
+        text = path.read_text(errors="replace").splitlines() if path.is_file() else ["(no log)"]
+        text = [line for line in text if "still pending" not in line][-lines:]
         parts.append(f"--- {path.name} ---\n" + "\n".join(text))
     return "\n".join(parts)
 

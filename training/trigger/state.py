@@ -35,7 +35,8 @@ class DeltaLabelCounter:
     """Labelled events in the offline store's ``labels/<name>`` table (what a training set is built
     from; labels still on the topic cannot be trained on yet), counted once per ``event_id``:
 
-    - of events at or after ``since_ms`` (the label's ``event_ts``, else its ``ts``; event time), and
+    - of events at or after ``since_ms`` (the label's ``event_ts``, else its ``ts``; event time), and before
+      ``until_ms`` when given (events old enough for their labels to have arrived: label maturity), and
     - archived after ``after_ms`` (``_ingested_at``, wall time), i.e. not seen by the last training.
     """
 
@@ -43,7 +44,7 @@ class DeltaLabelCounter:
         self.store = store
         self.table = table
 
-    def __call__(self, since_ms: int, after_ms: int | None) -> int:
+    def __call__(self, since_ms: int, after_ms: int | None, until_ms: int | None = None) -> int:
         if self.store.version(self.table) is None:
             return 0
         labels = self.store.read(self.table, ["event_id", "ts", "event_ts", "_ingested_at"])
@@ -52,8 +53,9 @@ class DeltaLabelCounter:
         try:
             con.register("labels", labels)
             row = con.execute(
-                "SELECT count(DISTINCT event_id) FROM labels WHERE coalesce(event_ts, ts) >= ? AND _ingested_at > ?",
-                [since_ms, after],
+                "SELECT count(DISTINCT event_id) FROM labels WHERE coalesce(event_ts, ts) >= ? "
+                "AND coalesce(event_ts, ts) < ? AND _ingested_at > ?",
+                [since_ms, 2**62 if until_ms is None else until_ms, after],
             ).fetchone()
         finally:
             con.close()

@@ -54,6 +54,7 @@ def rules_from_settings(settings: Settings, model: str) -> RetrainRules:
         min_new_labels=settings.retrain_min_new_labels,
         max_label_wait_s=settings.retrain_max_label_wait_s,
         kinds=tuple(settings.retrain_drift_kinds),
+        label_maturity_s=settings.retrain_label_maturity_s,
     )
 
 
@@ -201,17 +202,20 @@ class RetrainTrigger:
         if decision.action != "train" or decision.group is None:
             return
         group = decision.group
-        start_ms, end_ms = training_window(group, self.settings.retrain_history_s)
+        start_ms, end_ms = training_window(
+            group, self.settings.retrain_history_s, self._now_ms(), self.settings.retrain_label_maturity_s
+        )
         options = dataclasses.replace(self.options, trigger=drift_key(group.newest), start_ms=start_ms, end_ms=end_ms)
         run = _Run(group, options, threading.Thread(target=lambda: None), time.monotonic())
         run.thread = threading.Thread(target=self._train, args=(run,), name=f"retrain-{self.model}", daemon=True)
         self.run = run
         metrics.IN_PROGRESS.labels(self.model).set(1)
         log.info(
-            "retraining %s for drift %s on events from %s (the shift began at %s, by %s) (nproc %d, epochs %d)",
+            "retraining %s for drift %s on events from %s to %s (the shift began at %s, by %s) (nproc %d, epochs %d)",
             self.model,
             options.trigger,
             _iso(start_ms),
+            "the newest labelled one" if end_ms is None else f"{_iso(end_ms)} (labels mature)",
             _iso(group.since_ms),
             group.earliest.drift_id,
             options.nproc,

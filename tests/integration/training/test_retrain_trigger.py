@@ -152,6 +152,11 @@ def test_labels_are_counted_after_the_drift_and_since_the_last_training(world: d
     assert 0 < everything <= seeded.labels
     assert counter(seeded.last_ts + 3_600_000, None) == 0  # no event after the drift began
     assert counter(0, int(time.time() * 1000)) == 0  # nothing archived since the last training
+    # label maturity: only events before until_ms count (split at the middle of the seeded span)
+    middle = (seeded.first_ts + seeded.last_ts) // 2
+    older, newer = counter(0, None, middle), counter(middle, None)
+    assert 0 < older < everything and older + newer == everything
+    assert counter(0, None, seeded.last_ts + 1) == everything
 
 
 def test_a_drift_event_retrains_once_and_names_itself(

@@ -74,3 +74,21 @@ def test_rule_from_settings_and_unknown_metric() -> None:
     assert GateRule.from_settings(settings) == GateRule(metric="roc_auc", secondary=None, min_margin=0.01)
     with pytest.raises(ValueError, match="brier"):
         GateRule(metric="brier")
+
+
+def test_with_noise_z_a_shortfall_within_the_noise_passes_and_beyond_it_fails() -> None:
+    rule = GateRule(noise_z=2.0)
+    noise = {"pr_auc": 0.01, "roc_auc": 0.005}
+    within = decide(ev(0.585, roc_auc=0.885), ev(0.60, roc_auc=0.90), rule, noise)
+    assert within.promote
+    assert within.reasons[0] == "pr_auc 0.5850 vs champion 0.6000 (-0.0150, needs >= +0.0000 - 2 x 0.0100 noise): pass"
+    assert (
+        within.reasons[1] == "roc_auc 0.8850 vs champion 0.9000 (-0.0150, may drop <= 0.0100 + 2 x 0.0050 noise): pass"
+    )
+    beyond = decide(ev(0.575), ev(0.60), rule, noise)
+    assert not beyond.promote and beyond.reasons[0].endswith("FAIL")
+    # without the noise (or with noise_z 0) the plain comparison holds
+    assert not decide(ev(0.585), ev(0.60), rule).promote
+    assert not decide(ev(0.585), ev(0.60), GateRule(), noise).promote
+    with pytest.raises(ValueError, match="noise_z"):
+        GateRule(noise_z=-1.0)

@@ -12,7 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from serving.testing import write_linear_onnx
-from training.holdout import HoldoutError, OnnxScorer, evaluate_on_holdout, newest_slice, profile_training_set
+from training.holdout import (
+    HoldoutError,
+    OnnxScorer,
+    evaluate_on_holdout,
+    newest_slice,
+    paired_noise,
+    profile_training_set,
+    score_on_holdout,
+)
 
 NAMES = ["amount_z", "txn_count_1h", "is_foreign"]
 TRUE_W = [1.5, 1.0, 2.0]
@@ -92,3 +100,28 @@ def test_unreadable_inputs_raise_one_error(tmp_path: Path) -> None:
         OnnxScorer(tmp_path / "junk.onnx")
     with pytest.raises(HoldoutError, match="cannot read training set"):
         evaluate_on_holdout(linear_onnx(tmp_path / "m.onnx", [1.0], 0.0, ["x"]), tmp_path / "nope.parquet")
+
+
+def test_paired_noise_shrinks_with_more_positives_and_is_zero_for_one_model() -> None:
+    rng = np.random.default_rng(3)
+
+    def noise(n: int) -> dict[str, float]:
+        y = (rng.uniform(size=n) < 0.05).astype(np.int64)
+        a = y * 1.0 + rng.normal(size=n)
+        b = y * 0.8 + rng.normal(size=n)
+        return paired_noise(y, a, b)
+
+    small, large = noise(400), noise(20_000)
+    assert set(small) == {"pr_auc", "roc_auc", "brier"}
+    assert small["pr_auc"] > 3 * large["pr_auc"] and small["roc_auc"] > 3 * large["roc_auc"]
+    y = (rng.uniform(size=500) < 0.1).astype(np.int64)
+    same = rng.normal(size=500)
+    assert paired_noise(y, same, same)["roc_auc"] == 0.0  # the same model on the same rows: no difference
+    assert paired_noise(np.zeros(10, np.int64), same[:10], same[:10]) == {}  # one class: nothing to say
+
+
+def test_score_on_holdout_gives_the_rows_the_evaluation_was_measured_on(tmp_path: Path) -> None:
+    data = training_set(tmp_path / "set.parquet")
+    evaluation, y, scores = score_on_holdout(linear_onnx(tmp_path / "m.onnx", TRUE_W, -2.0, NAMES), data)
+    assert len(y) == len(scores) == evaluation.rows == 90 and int(y.sum()) == evaluation.positives
+    assert evaluation == evaluate_on_holdout(tmp_path / "m.onnx", data)

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 from collections import defaultdict
 from itertools import islice
@@ -284,6 +285,19 @@ def test_drift_scales_legit_amounts_and_brings_card_testing(drift_stream):
     testing = [i for i, r in enumerate(txs) if r.pattern == "card_testing"]
     assert len(testing) >= 20 and min(testing) >= k
     assert all(txs[i].record.merchant_category == "digital_goods" and txs[i].record.amount <= 2 for i in testing)
+
+
+def test_a_drift_scheduled_while_the_stream_runs_is_the_configured_one(drift_stream):
+    configured, expected = drift_stream
+    generator = TransactionGenerator(dataclasses.replace(configured.config, drift_at=None))
+    records = generator.events(N)
+    got = list(islice(records, 1000))  # decided after 1,000 records, for a later index
+    generator.schedule_drift(N // 2)
+    got += list(records)
+    assert encoded(r.record for r in got) == encoded(r.record for r in expected)
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            generator.schedule_drift(bad)
 
 
 def test_drift_from_the_start_without_a_new_pattern_only_scales_amounts():

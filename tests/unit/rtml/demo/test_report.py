@@ -96,3 +96,27 @@ def test_rolling_series_needs_a_full_window() -> None:
     assert len(ts) == 0
     ts, acc, auc = rolling_series(outcomes, 60, points=5)
     assert ts[-1] == 99 and acc[-1] == 1.0 and auc[-1] == 1.0
+
+
+def test_latency_is_the_live_parts_not_the_backlog_the_scorer_found_at_start() -> None:
+    board = Scoreboard()
+    for i in range(400):
+        ts = 10_000 + i * 10  # the first 200 events came while the scorer started: it scored them at 12,000
+        scored_at = max(ts + 5, 12_000)
+        board.prediction(
+            Prediction(
+                event_id=f"e{i}",
+                model="fraud",
+                version="1",
+                score=0.2,
+                label=0,
+                features={},
+                ts=ts,
+                scored_at=scored_at,
+            ),
+            scored_at + 1,
+        )
+    s = summarize(board, live_started_ms=12_000, drift_onset_ms=None, transactions=400, live_rate=100.0)
+    assert s.latency_ms == {"p50": 5.0, "p99": 5.0, "max": 5.0}
+    everything = summarize(board, live_started_ms=0, drift_onset_ms=None, transactions=400, live_rate=100.0)
+    assert everything.latency_ms["max"] == 2000.0

@@ -1,30 +1,63 @@
-"""The demo's live traffic continues the generated history with timestamps moved to the wall clock."""
+"""The demo's paced traffic continues the generated history without a pause, at the wall clock."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 from rtml.datagen.config import GeneratorConfig
 from rtml.datagen.transactions import TransactionGenerator
-from rtml.demo.traffic import TimeShift
+from rtml.demo.traffic import DemoTraffic
+from rtml.settings import Settings
 from schemas.label import Label
 from schemas.transaction import Transaction
 
 
-def test_the_shift_moves_live_records_and_keeps_history_event_times_on_labels() -> None:
-    config = GeneratorConfig(start_ts=1_700_000_000_000, seed=3, rate=50, legit_label_delay_s=30)
-    items = list(TransactionGenerator(config).events(400))
-    cut = next(i for i in items[200:] if i.topic_kind == "transaction").record.ts
-    shift = TimeShift(since=cut, offset_ms=3_600_000)
-    moved = [shift.apply(i) for i in items]
-    for before, after in zip(items, moved, strict=True):
-        assert after.record.ts == before.record.ts + 3_600_000
-        assert after.key == before.key and after.is_fraud == before.is_fraud
-        if isinstance(before.record, Label):
-            assert isinstance(after.record, Label) and before.record.event_ts is not None
-            expected = before.record.event_ts + (3_600_000 if before.record.event_ts >= cut else 0)
-            assert after.record.event_ts == expected
-            assert after.record.ts >= (after.record.event_ts or 0)  # still valid: a label never precedes its event
-        else:
-            assert isinstance(after.record, Transaction)
-            assert after.record.event_id == before.record.event_id
-    assert any(isinstance(i.record, Label) and (i.record.event_ts or 0) < cut for i in items)
-    assert TimeShift(since=0, offset_ms=0).apply(items[0]) is items[0]
+class _Collect:
+    """Stands in for the Kafka producer: keeps what the traffic sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Transaction | Label]] = []
+
+    def send(self, topic: str, key: str, record: Transaction | Label) -> None:
+        self.sent.append((topic, key, record))
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        pass
+
+
+def test_paced_traffic_continues_the_history_without_a_pause_and_drifts_after_going_live(tmp_path) -> None:
+    now = int(time.time() * 1000)
+    config = GeneratorConfig(start_ts=now - 3_000, seed=5, rate=2000, daily_cycle=False, legit_label_delay_s=0.2)
+    traffic = DemoTraffic(Settings(home=tmp_path, data_dir=tmp_path), config, history=4000)
+    traffic.producer = collect = _Collect()  # type: ignore[assignment]
+    traffic.produce_history()
+    paced_from = int(time.time() * 1000)
+    traffic.start_paced()
+    # the first model "trains": the stream goes on meanwhile, and catches up with the wall clock
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        getattr(r, "amount", None) is not None and r.ts >= paced_from for _, _, r in collect.sent[-50:]
+    ):
+        time.sleep(0.05)
+    traffic.go_live(0.5, drift_after_s=0.2)
+    deadline = time.monotonic() + 10
+    while traffic.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    traffic.stop()
+    s = traffic.stats
+    assert s.error is None and not traffic.running
+    txs = [r for topic, _, r in collect.sent if topic == "events.transactions"]
+    assert isinstance(txs[0], Transaction) and len(txs) == s.transactions
+    assert s.live_first is not None and traffic.history < s.live_first < traffic.drift_at < s.transactions  # type: ignore[operator]
+    # no pause in event time, neither while the history was produced nor while the first model "trains": every gap
+    # is a Poisson one at 2,000/s, and the stream caught up with the wall clock (a record is sent at its event time)
+    ts = [t.ts for t in txs]  # type: ignore[union-attr]
+    assert max(b - a for a, b in zip(ts[:-1], ts[1:], strict=True)) < 100
+    assert s.history_last_ts is not None and s.history_last_ts < paced_from <= ts[s.live_first]
+    # the drift starts at the transaction rate x drift_after_s after going live
+    assert traffic.drift_at == s.live_first + 400 and s.live_started_ms is not None
+    assert s.drift_onset_ms == ts[traffic.drift_at] > ts[s.live_first]
+    reference = TransactionGenerator(dataclasses.replace(config, drift_at=traffic.drift_at))
+    expected = [i.record for i in reference.events(len(txs)) if i.topic_kind == "transaction"]
+    assert [t.amount for t in txs] == [e.amount for e in expected]  # type: ignore[union-attr]

@@ -44,10 +44,10 @@ class Labels:
 
     def __init__(self, count: int = 10_000) -> None:
         self.count = count
-        self.asked: list[tuple[int, int | None]] = []
+        self.asked: list[tuple[int, int | None, int | None]] = []
 
-    def __call__(self, since_ms: int, after_ms: int | None) -> int:
-        self.asked.append((since_ms, after_ms))
+    def __call__(self, since_ms: int, after_ms: int | None, until_ms: int | None) -> int:
+        self.asked.append((since_ms, after_ms, until_ms))
         return self.count
 
 
@@ -140,7 +140,7 @@ def test_too_few_labels_defers_until_enough_arrive() -> None:
     history = TrainingHistory(last_training_ms=T0 - 3_600_000, champion_version="1")
     first = p.offer(drift(1), history, T0, labels)
     assert first.action == "defer" and "120 new labelled events" in first.reason and "waiting for 500" in first.reason
-    assert labels.asked[-1] == (drift(1).window_start, T0 - 3_600_000)
+    assert labels.asked[-1] == (drift(1).window_start, T0 - 3_600_000, None)
     assert p.tick(history, T0 + 10_000, labels).action == "defer"  # type: ignore[union-attr]
     labels.count = 500
     decision = p.tick(history, T0 + 20_000, labels)
@@ -197,6 +197,25 @@ def test_the_training_window_starts_history_before_the_shift_and_stays_open() ->
     group.add(drift(5), T0)
     group.add(drift(3), T0)
     assert training_window(group, history_s=3600.0) == (drift(3).window_start - 3_600_000, None)
+    assert training_window(group, 3600.0, T0 + 5 * MIN, maturity_s=0.0) == (drift(3).window_start - 3_600_000, None)
+
+
+def test_with_a_label_maturity_only_events_that_old_count_and_train() -> None:
+    p, labels = policy(min_new_labels=500, label_maturity_s=40.0), Labels(count=120)
+    history = TrainingHistory(last_training_ms=T0 - 3_600_000, champion_version="1")
+    first = p.offer(drift(1), history, T0, labels)
+    assert first.action == "defer" and "(older than 40 s), waiting for 500" in first.reason
+    assert labels.asked[-1] == (drift(1).window_start, T0 - 3_600_000, T0 - 40_000)
+    labels.count = 500
+    decision = p.tick(history, T0 + 20_000, labels)
+    assert decision is not None and decision.action == "train" and labels.asked[-1][2] == T0 - 20_000
+    assert decision.group is not None
+    assert training_window(decision.group, 60.0, T0 + 20_000, maturity_s=40.0) == (
+        drift(1).window_start - 60_000,
+        T0 - 20_000,
+    )
+    with pytest.raises(ValueError, match="label_maturity_s"):
+        RetrainRules(model="fraud", label_maturity_s=-1.0)
 
 
 def test_rules_are_checked() -> None:
