@@ -99,7 +99,7 @@ def decide(
         se = (noise or {}).get(metric, math.nan)
         if rule.noise_z <= 0 or not math.isfinite(se):
             return 0.0, ""
-        return rule.noise_z * se, f" {rule.noise_z:g} x {se:.4f} noise"
+        return rule.noise_z * se, f"{rule.noise_z:g} x {se:.4f} noise"
 
     checks = [_check(challenger, champion, rule.metric, "gain", rule.min_margin, *allowance(rule.metric))]
     if rule.secondary is not None and rule.secondary != rule.metric:
@@ -126,12 +126,11 @@ def _check(
         return False, f"{metric} is undefined on the holdout (challenger {new}, champion {old}): a class is missing?"
     delta = new - old
     tolerance = 1e-12
-    widened = f" -{noise}" if noise else ""
     if kind == "gain":
-        ok, need = delta >= bound - allowed - tolerance, f"needs >= {bound:+.4f}{widened}"
-    elif kind == "drop":
-        ok, need = -delta <= bound + allowed + tolerance, f"may drop <= {bound:.4f}{widened.replace(' -', ' +')}"
+        ok, need = delta >= bound - allowed - tolerance, f"needs >= {bound:+.4f}" + (f" - {noise}" if noise else "")
     else:
-        ok, need = delta <= bound + allowed + tolerance, f"may rise <= {bound:.4f}{widened.replace(' -', ' +')}"
+        limit = f"may {kind} <= {bound:.4f}" + (f" + {noise}" if noise else "")
+        change = -delta if kind == "drop" else delta
+        ok, need = change <= bound + allowed + tolerance, limit
     verdict = "pass" if ok else "FAIL"
     return ok, f"{metric} {new:.4f} vs champion {old:.4f} ({delta:+.4f}, {need}): {verdict}"

@@ -52,7 +52,6 @@ class DemoTraffic:
         self.history = history
         self.rate = config.rate
         self.generator = TransactionGenerator(config)
-        self.drift_at = config.drift_at
         self.producer = RecordProducer(settings, component="demo-traffic")
         self.events_topic, self.labels_topic = "events.transactions", "labels.transactions"
         self.stream: Iterator[GeneratedRecord] = self.generator.events(None)
@@ -104,8 +103,12 @@ class DemoTraffic:
             # two ahead of the count: the generator may have made the next transaction already (not the one after)
             index = s.transactions + max(2, round(self.rate * drift_after_s))
             self.generator.schedule_drift(index)
-            self.drift_at = index
         self.end_ms = now + int(duration_s * 1000)
+
+    @property
+    def drift_at(self) -> int | None:
+        """The index of the first drifted transaction (the generator's, as configured or scheduled)."""
+        return self.generator.drift_at
 
     def extend(self, seconds: float) -> None:
         """Stream ``seconds`` longer than planned (the thread reads ``end_ms`` before each record)."""

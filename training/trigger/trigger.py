@@ -203,7 +203,7 @@ class RetrainTrigger:
             return
         group = decision.group
         start_ms, end_ms = training_window(
-            group, self.settings.retrain_history_s, self._now_ms(), self.settings.retrain_label_maturity_s
+            group, self.settings.retrain_history_s, self._now_ms(), self.policy.rules.label_maturity_s
         )
         options = dataclasses.replace(self.options, trigger=drift_key(group.newest), start_ms=start_ms, end_ms=end_ms)
         run = _Run(group, options, threading.Thread(target=lambda: None), time.monotonic())
