@@ -22,6 +22,9 @@ import msgspec
 AggregationFunction = Literal["count", "sum", "mean", "min", "max", "stddev", "last", "count_distinct"]
 _ZERO_WHEN_EMPTY = {"count", "sum", "count_distinct"}
 _INTEGER_RESULT = {"count", "count_distinct"}
+# The version time of a snapshot read of a changelog (the row as it stood before the first streamed change, since
+# an unrecorded time): the start of time, 1 ms since the epoch, since 0 means "no row" in the online store.
+SNAPSHOT_VERSION_MS = 1
 
 
 def _fingerprint(description: dict[str, Any]) -> str:
@@ -344,15 +347,17 @@ class ChangelogView:
     ``features.<view>``, so the online store drops it).
 
     A row is the state at one instant: ``window_end`` is the change's commit time in the database
-    (``source.ts_ms``), ``window_start`` one millisecond before it. So freshness is commit -> store, stores keep
-    the row of the latest commit, and a point-in-time join reads the attributes that held at an event's time.
+    (``source.ts_ms``), ``window_start`` one millisecond before it; a snapshot read's is ``SNAPSHOT_VERSION_MS``
+    (it held since before anything was recorded). So freshness is commit -> store, stores keep the row of the
+    latest commit, and a point-in-time join reads the attributes that held at an event's time. A row holds until
+    the next change replaces it: by default (``ttl`` None) it never expires, online or in a training set.
     """
 
     name: str
     entity: Entity
     source: ChangelogSource
     attributes: tuple[Attribute, ...]
-    ttl: timedelta = timedelta(days=365)
+    ttl: timedelta | None = None
     online: bool = True
     offline: bool = True
     description: str = ""
@@ -397,7 +402,7 @@ class ChangelogView:
             "source": {"topic": self.source.topic, "schema": self.source.schema.__name__, "key": self.source.key},
             "changelog": True,
             "features": [{"name": a.name, "dtype": a.dtype, "expression": a.expression} for a in self.attributes],
-            "ttl_s": self.ttl.total_seconds(),
+            "ttl_s": None if self.ttl is None else self.ttl.total_seconds(),
             "online": self.online,
             "offline": self.offline,
         }

@@ -23,7 +23,7 @@ from typing import Any
 
 from msgspec import inspect as mi
 
-from feature_pipelines.definitions import ChangelogSource, ChangelogView
+from feature_pipelines.definitions import SNAPSHOT_VERSION_MS, ChangelogSource, ChangelogView
 from feature_pipelines.sql_validation import (
     _unwrap,
     column,
@@ -35,6 +35,12 @@ from feature_pipelines.sql_validation import (
 )
 
 _OPS = ("c", "u", "d", "r", "t")
+# A snapshot read (``source.snapshot`` set, not ``false`` nor ``incremental``) is the row as it stood before any
+# change the connector streams, since a time nobody recorded: its version time is SNAPSHOT_VERSION_MS, the start
+# of time (Flink CDC's own connectors give snapshot records an ``op_ts`` of 0; 1 here, since 0 means "no row" in
+# the online store). So an event older than the snapshot joins the snapshot's row, not nothing.
+_SNAPSHOT_READ = "COALESCE(`change_props`['snapshot'], 'false') NOT IN ('false', 'incremental')"
+_VERSION_MS = f"CASE WHEN {_SNAPSHOT_READ} THEN {SNAPSHOT_VERSION_MS} ELSE CAST(`change_props`['ts_ms'] AS BIGINT) END"
 
 
 def _sql_type(t: Any) -> str:
@@ -62,8 +68,9 @@ def _scalar(source: ChangelogSource, columns: tuple[str, ...]) -> list[str]:
 
 def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: Any) -> str:
     """The versioned table of ``source``'s rows: by primary key, with the commit time as its event time (a change
-    topic is in commit order, so the watermark follows it with no delay): changelog views read its latest rows,
-    as-of joins the row that held at an event's time."""
+    topic is in commit order, so the watermark follows it with no delay; a snapshot read's time is
+    ``SNAPSHOT_VERSION_MS``): changelog views read its latest rows, as-of joins the row that held at an event's
+    time."""
     info = mi.type_info(source.schema)
     assert isinstance(info, mi.StructType)
     types = {f.name: f.type for f in info.fields}
@@ -72,8 +79,9 @@ def changelog_table(source: ChangelogSource, columns: tuple[str, ...], kafka: An
   {cols},
   `change_props` MAP<STRING, STRING> METADATA FROM 'value.source.properties' VIRTUAL,
   `change_ts` TIMESTAMP_LTZ(3) METADATA FROM 'value.source.timestamp' VIRTUAL,
+  `version_ts` AS CASE WHEN {_SNAPSHOT_READ} THEN TO_TIMESTAMP_LTZ({SNAPSHOT_VERSION_MS}, 3) ELSE `change_ts` END,
   PRIMARY KEY (`{source.key}`) NOT ENFORCED,
-  WATERMARK FOR `change_ts` AS `change_ts`
+  WATERMARK FOR `version_ts` AS `version_ts`
 ) WITH (
   'connector' = 'kafka',
   'topic' = {quote(source.topic)},
@@ -181,7 +189,7 @@ def view_sink(view: ChangelogView, kafka: Any) -> str:
 
 def view_insert(view: ChangelogView) -> str:
     source = view.source
-    committed = "CAST(`change_props`['ts_ms'] AS BIGINT)"
+    committed = _VERSION_MS
     values = ", ".join(
         f"CAST({a.expression} AS {'BIGINT' if a.dtype == 'int64' else 'DOUBLE'})" for a in view.attributes
     )

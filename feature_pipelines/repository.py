@@ -117,7 +117,7 @@ HOUR_MS = 3_600_000
 
 fraud_detection = FeatureService(
     name="fraud",
-    views=(customer_txn_stats, merchant_txn_stats),
+    views=(customer_txn_stats, merchant_txn_stats, customer_profile, customer_limit_usage),
     request=(
         RequestFeature("amount", "CAST(amount AS DOUBLE)", lambda tx: float(tx.amount), "the payment's amount"),
         RequestFeature(
@@ -141,7 +141,8 @@ fraud_detection = FeatureService(
         ),
     ),
     label="transactions",
-    description="Inputs of the fraud model: the payment itself, the customer's and the merchant's recent activity",
+    description="Inputs of the fraud model: the payment itself, the customer's and the merchant's recent activity, "
+    "the customer's row in the bank database and payments against its credit limit (CDC)",
 )
 
 FEATURE_SERVICES: dict[str, FeatureService] = {fraud_detection.name: fraud_detection}

@@ -23,8 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from feature_pipelines.definitions import FeatureView
-from feature_pipelines.feature_service import FeatureService, column_name
+from feature_pipelines.definitions import AnyView, FeatureView
+from feature_pipelines.feature_service import FeatureService, column_name, ttl_ms, zero_when_empty
 from feature_pipelines.offline.delta_store import DeltaOfflineStore
 from feature_pipelines.offline.tables import layout_for, source_layout, view_layout
 
@@ -56,13 +56,13 @@ def point_in_time_sql(
     *,
     events: str,
     labels: str,
-    features: dict[str, str],
+    features: dict[str, str | None],
     start_ms: int | None = None,
     end_ms: int | None = None,
 ) -> str:
     """DuckDB SELECT of the training set. ``features`` maps each view name to its relation (with
-    ``entity_id``, ``window_end``, the view's features and ``_ingested_at``). Events are limited to
-    ``start_ms <= ts < end_ms`` when given."""
+    ``entity_id``, ``window_end``, the view's features and ``_ingested_at``), or None for a view with no rows
+    at all. Events are limited to ``start_ms <= ts < end_ms`` when given."""
     bounds = []
     if start_ms is not None:
         bounds.append(f"ts >= {start_ms}")
@@ -83,8 +83,16 @@ def point_in_time_sql(
     joins, selected = [], []
     for i, view in enumerate(service.views):
         alias = f"f{i}"
-        names = ", ".join(_q(f) for f in view.feature_names)
-        ctes.append(f"{alias} AS (SELECT entity_id, window_end, {names} FROM ({latest_rows(features[view.name])}))")
+        relation = features.get(view.name)
+        if relation is None:  # a live-only view with no table yet: every event misses it
+            names = ", ".join(f"CAST(NULL AS DOUBLE) AS {_q(f)}" for f in view.feature_names)
+            ctes.append(
+                f"{alias} AS (SELECT CAST(NULL AS VARCHAR) AS entity_id, CAST(NULL AS BIGINT) AS window_end, "
+                f"{names} WHERE FALSE)"
+            )
+        else:
+            names = ", ".join(_q(f) for f in view.feature_names)
+            ctes.append(f"{alias} AS (SELECT entity_id, window_end, {names} FROM ({latest_rows(relation)}))")
         key = _q(view.entity.join_key)
         joins.append(f"ASOF LEFT JOIN {alias} ON ex.{key} = {alias}.entity_id AND ex.ts >= {alias}.window_end")
         selected += _view_columns(view, alias)
@@ -99,16 +107,23 @@ def point_in_time_sql(
     )
 
 
-def _view_columns(view: FeatureView, alias: str) -> list[str]:
-    ttl_ms = int(view.ttl.total_seconds() * 1000)
-    fresh = f"{alias}.window_end IS NOT NULL AND ex.ts - {alias}.window_end <= {ttl_ms}"
+def _view_columns(view: AnyView, alias: str) -> list[str]:
+    ttl = ttl_ms(view)
+    fresh = f"{alias}.window_end IS NOT NULL" + ("" if ttl is None else f" AND ex.ts - {alias}.window_end <= {ttl}")
     out = []
-    for f in view.features:
-        value = f"CASE WHEN {fresh} THEN CAST({alias}.{_q(f.name)} AS DOUBLE) END"
-        if f.aggregation.zero_when_empty:
+    for name, zero in zip(view.feature_names, zero_when_empty(view), strict=True):
+        value = f"CASE WHEN {fresh} THEN CAST({alias}.{_q(name)} AS DOUBLE) END"
+        if zero:
             value = f"COALESCE({value}, 0.0)"
-        out.append(f"{value} AS {_q(column_name(view, f.name))}")
+        out.append(f"{value} AS {_q(column_name(view, name))}")
     return out
+
+
+def backfillable(view: AnyView) -> bool:
+    """Can the offline store's events give ``view``'s rows (a backfill)? Not a changelog view's (they come from a
+    database's change stream) nor an as-of joined view's (they need the table's past versions): those views are
+    live only, and a training set from an offline store without their table (a seeded history) lacks them."""
+    return isinstance(view, FeatureView) and view.join is None
 
 
 def compute_training_set(
@@ -125,8 +140,11 @@ def compute_training_set(
     try:
         con.register("events", events)
         con.register("labels", labels)
-        relations = {}
+        relations: dict[str, str | None] = {}
         for i, (name, relation) in enumerate(features.items()):
+            if relation is None:
+                relations[name] = None
+                continue
             con.register(f"features_{i}", relation)
             relations[name] = f"features_{i}"
         sql = point_in_time_sql(
@@ -142,13 +160,18 @@ def build_training_set(
 ) -> TrainingSetResult:
     """The service's training set from the offline store, each table read at its current version."""
     tables = {
-        "events": source_layout(service.views[0].source).table,
+        "events": source_layout(service.source).table,
         "labels": layout_for(f"labels.{service.label}").table,
         **{view.name: view_layout(view).table for view in service.views},
     }
     versions: dict[str, int] = {}
-    for name in tables.values():
+    live_only = {view.name for view in service.views if not backfillable(view)}
+    absent: list[str] = []  # live-only views whose table does not exist (yet): every event misses them
+    for key, name in tables.items():
         version = store.version(name)
+        if version is None and key in live_only:
+            absent.append(key)
+            continue
         if version is None:
             raise TrainingSetError(
                 f"offline table {name} does not exist under {store.root}; run the offline materializer "
@@ -160,12 +183,14 @@ def build_training_set(
     columns: dict[str, list[str] | None] = {"events": None, "labels": ["event_id", "label", "ts"]}
     for view in service.views:
         columns[view.name] = ["entity_id", "window_end", *view.feature_names, "_ingested_at"]
-    data = {key: store.read(name, columns[key], version=versions[name]) for key, name in tables.items()}
+    data = {
+        key: store.read(name, columns[key], version=versions[name]) for key, name in tables.items() if key not in absent
+    }
     table = compute_training_set(
         service,
         data["events"],
         data["labels"],
-        {view.name: data[view.name] for view in service.views},
+        {view.name: data.get(view.name) for view in service.views},
         start_ms=start_ms,
         end_ms=end_ms,
     )
@@ -182,5 +207,6 @@ def build_training_set(
         "start_ms": start_ms,
         "end_ms": end_ms,
         "rows": table.num_rows,
+        "absent_views": absent,
     }
     return TrainingSetResult(table, lineage)

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # The demo database is seeded once from the generator's population: ids match the transactions of
     # `rtml produce transactions --seed <bank_seed> --customers <bank_customers>`.
     bank_seed: int = Field(default=0, ge=0)
-    bank_customers: int = Field(default=1000, ge=1)
+    bank_customers: int = Field(default=2000, ge=1)  # the demo's population
     bank_merchants: int = Field(default=200, ge=1)
     # Kafka Connect (distributed mode, one worker) running the Debezium PostgreSQL connector.
     connect_heap: str = "512m"

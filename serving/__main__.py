@@ -73,7 +73,7 @@ def configure(
     config = ScorerConfig.from_settings(
         settings,
         model,
-        service.views[0].source.topic,
+        service.source.topic,
         exactly_once=exactly_once,
         shadow_alias=shadow,
         canary_share=canary,

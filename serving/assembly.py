@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from feature_pipelines.definitions import FeatureView
-from feature_pipelines.feature_service import FeatureService
+from feature_pipelines.definitions import AnyView
+from feature_pipelines.feature_service import FeatureService, ttl_ms, zero_when_empty
 from feature_pipelines.online.store import OnlineFeatures
 
 
@@ -75,12 +75,13 @@ class FeatureAssembler:
     def __init__(self, service: FeatureService) -> None:
         self.service = service
         self.feature_names = service.feature_names
-        self.views: tuple[FeatureView, ...] = service.views
+        self.views: tuple[AnyView, ...] = service.views
         self.view_names = tuple(v.name for v in self.views)
         self._join_keys = [v.entity.join_key for v in self.views]
-        self._time_field = self.views[0].source.event_time_field if self.views else "ts"
-        self._ttl_ms = [int(v.ttl.total_seconds() * 1000) for v in self.views]
-        self._zero = [np.array([f.aggregation.zero_when_empty for f in v.features]) for v in self.views]
+        self._time_field = service.source.event_time_field
+        never = np.iinfo(np.int64).max  # a changelog view's row holds until the next change
+        self._ttl_ms = [never if (t := ttl_ms(v)) is None else t for v in self.views]
+        self._zero = [np.array(zero_when_empty(v), dtype=bool) for v in self.views]
         n_request = len(service.request)
         bounds = np.cumsum([n_request, *(len(v.feature_names) for v in self.views)])
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -89,7 +90,7 @@ class FeatureAssembler:
         key = self._join_keys[view_index]
         return [str(getattr(r, key)) for r in records]
 
-    def lookups(self, records: Sequence[Any]) -> list[tuple[FeatureView, list[str]]]:
+    def lookups(self, records: Sequence[Any]) -> list[tuple[AnyView, list[str]]]:
         """Per view, the distinct entity ids of ``records`` (first-seen order): one read for the batch."""
         return [(view, list(dict.fromkeys(self.entity_ids(records, i)))) for i, view in enumerate(self.views)]
 

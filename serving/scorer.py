@@ -84,7 +84,7 @@ class Scorer:
         self.on_batch = on_batch
         self.unavailable_timeout_s = unavailable_timeout_s
         self.assembler = FeatureAssembler(service)
-        source = service.views[0].source.topic
+        source = service.source.topic
         self.decoder: RecordCodec[Any] = RecordCodec(record_type_for(source), name=config.events_topic)
         self.encode = RecordCodec(Prediction, name=config.predictions_topic).encode
         self.totals = ScorerTotals()

@@ -63,7 +63,8 @@ class FraudMLP(nn.Module):
 
     def fit_standardization(self, train_features: np.ndarray) -> FraudMLP:
         """Set mean/std and the clipping range from the TRAIN slice (NaNs ignored); constant or empty columns get
-        std 1, mean 0 if empty, and an empty column no clipping."""
+        std 1, an empty column mean 0 and the range [0, 0]: a feature never seen in training (a live-only view a
+        seeded history lacks) reads as 0 whatever it is when scoring, so weights it never trained cannot act."""
         X = np.asarray(train_features, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"train features must be [N, {self.n_features}], got {list(X.shape)}")
@@ -75,8 +76,8 @@ class FraudMLP(nn.Module):
         var = np.divide((centered**2).sum(axis=0), counts, out=np.ones(X.shape[1]), where=counts > 0)
         std = np.sqrt(var)
         std[~(std >= MIN_STD)] = 1.0
-        low = np.where(counts > 0, np.min(np.where(observed, X, np.inf), axis=0), -np.inf)
-        high = np.where(counts > 0, np.max(np.where(observed, X, -np.inf), axis=0), np.inf)
+        low = np.where(counts > 0, np.min(np.where(observed, X, np.inf), axis=0), 0.0)
+        high = np.where(counts > 0, np.max(np.where(observed, X, -np.inf), axis=0), 0.0)
         with torch.no_grad():
             self.mean.copy_(torch.from_numpy(mean))
             self.std.copy_(torch.from_numpy(std))

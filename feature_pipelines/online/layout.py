@@ -47,7 +47,7 @@ class RowLayout:
         self.feature_names: tuple[str, ...] = view.feature_names
         self.n_features = len(self.feature_names)
         self.row_bytes = HEADER_BYTES + 8 * self.n_features
-        self.ttl_ms = int(view.ttl.total_seconds() * 1000)
+        self.ttl_ms = 0 if view.ttl is None else int(view.ttl.total_seconds() * 1000)  # 0: never expires
         self.key_prefix = f"{KEY_PREFIX}:{view.name}:{self.fingerprint}:".encode()
         self._values = struct.Struct(f"<{self.n_features}d")
         self._pick = _picker(self.feature_names)

@@ -15,7 +15,7 @@ from typing import cast
 
 from confluent_kafka import Message, Producer
 
-from feature_pipelines.definitions import AnyView
+from feature_pipelines.definitions import SNAPSHOT_VERSION_MS, AnyView
 from feature_pipelines.online.changes import Consumed, split_by_view
 from feature_pipelines.online.lag import measure_lag
 from feature_pipelines.online.layout import RowEncodingError, layout_of
@@ -147,7 +147,8 @@ class OnlineMaterializer:
         now = self.clock()
         freshness = FEATURE_FRESHNESS.labels(view.name)
         for row in applied:
-            freshness.observe(now - row.window_end / 1000)
+            if row.window_end > SNAPSHOT_VERSION_MS:  # a snapshot read has no commit time to be fresh against
+                freshness.observe(now - row.window_end / 1000)
         ROWS_APPLIED.labels(self.component, view.name).inc(len(applied))
         ROWS_STALE.labels(self.component, view.name).inc(len(rows) - len(applied))
         self.totals.applied += len(applied)

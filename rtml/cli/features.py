@@ -33,7 +33,8 @@ def list_views(
                 table.add_row(str(i), a.name, a.dtype, a.expression)
             console.print(
                 f"[bold]{v.name}[/] ({v.entity.name} by {v.entity.join_key}, latest row of {v.source.topic} "
-                f"by {v.source.key}, ttl {v.ttl}, fingerprint {v.fingerprint})"
+                f"by {v.source.key}, ttl {v.ttl or 'none, a row holds until the next change'}, "
+                f"fingerprint {v.fingerprint})"
             )
             console.print(table)
             return

@@ -228,6 +228,9 @@ def demo(
     drift_after: Annotated[float, typer.Option(help="Seconds into live traffic when the data drifts.")] = 60.0,
     seed: Annotated[int | None, typer.Option(help="Generator seed (default: from the clock).")] = None,
     nproc: Annotated[int, typer.Option(help="DDP ranks for each training.")] = 2,
+    bank_changes: Annotated[
+        float, typer.Option(help="Changes to the bank database (PostgreSQL -> Debezium) per second of live traffic.")
+    ] = 1.0,
 ) -> None:
     """The main job: the whole loop on this machine. Starts the stack and the feature pipelines, trains a
     first model from a generated history, starts the scorer, the drift monitor and the retrain trigger,
@@ -237,7 +240,13 @@ def demo(
 
     try:
         options = DemoOptions(
-            duration_s=duration, rate=rate, history=history, drift_after_s=drift_after, seed=seed, nproc=nproc
+            duration_s=duration,
+            rate=rate,
+            history=history,
+            drift_after_s=drift_after,
+            seed=seed,
+            nproc=nproc,
+            bank_change_rate=bank_changes,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from rtml.datagen.config import GeneratorConfig
+from rtml.datagen.config import GeneratorConfig, population_seed
 from rtml.datagen.population import Population, build_population
 
 _BANK_STREAM = 0x42414E4B  # "BANK": apart from the population's and the event stream's random streams
@@ -54,7 +54,7 @@ class MerchantRow:
 def bank_rows(config: GeneratorConfig) -> tuple[list[CustomerRow], list[MerchantRow]]:
     """Every customer and merchant of ``config``'s population, as rows of the demo database."""
     population = build_population(config)
-    return customer_rows(population, config.seed), merchant_rows(population)
+    return customer_rows(population, population_seed(config)), merchant_rows(population)
 
 
 def customer_rows(population: Population, seed: int) -> list[CustomerRow]:

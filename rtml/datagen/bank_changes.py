@@ -32,6 +32,7 @@ class BankChange:
     customer_id: str
     credit_limit: float | None = None  # kind credit_limit: the new limit
     country: str | None = None  # kind country: the new home country
+    ts: int = 0  # event time (epoch ms) when the transaction generator schedules it; 0 otherwise
 
     def sql(self, schema: str = "bank") -> str:
         where = f"WHERE id = {sql_text(self.customer_id)}"

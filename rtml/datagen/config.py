@@ -30,10 +30,13 @@ class GeneratorConfig:
     ``drift_at`` is a transaction index: from that transaction on, legit amounts are multiplied by
     ``drift_amount_factor`` and, with ``drift_new_pattern``, the ``card_testing`` pattern appears.
     ``countries`` lists where customers live and merchants sit; the first is the most common.
+    ``population_seed`` draws the customers and merchants (default: ``seed``): a stream with its own ``seed``
+    (its own event ids) over the population the bank database was seeded with.
     """
 
     start_ts: int
     seed: int = 0
+    population_seed: int | None = None
     n_customers: int = 1000
     n_merchants: int = 200
     rate: float = 50.0
@@ -52,6 +55,8 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         _check_int("start_ts", self.start_ts, low=0, high=_MAX_START_TS)
         _check_int("seed", self.seed, low=0)
+        if self.population_seed is not None:
+            _check_int("population_seed", self.population_seed, low=0)
         _check_int("n_customers", self.n_customers, low=1)
         _check_int("n_merchants", self.n_merchants, low=1)
         if self.n_merchants < len(CATEGORIES):
@@ -81,6 +86,11 @@ class GeneratorConfig:
             raise ValueError(f"countries must not repeat a code, got {list(self.countries)}")
         # Frozen: a list given by the caller is stored as a tuple, so the config stays hashable.
         object.__setattr__(self, "countries", tuple(self.countries))
+
+
+def population_seed(config: GeneratorConfig) -> int:
+    """The seed of ``config``'s customers and merchants."""
+    return config.seed if config.population_seed is None else config.population_seed
 
 
 def _check_int(name: str, value: object, *, low: int, high: int | None = None) -> None:

@@ -18,7 +18,7 @@ from itertools import accumulate
 import numpy as np
 
 from rtml.datagen.categories import CATEGORIES
-from rtml.datagen.config import GeneratorConfig
+from rtml.datagen.config import GeneratorConfig, population_seed
 
 # segment -> (share of customers, median base ticket before the category multiplier)
 SEGMENTS: dict[str, tuple[float, float]] = {
@@ -101,7 +101,7 @@ def country_weights(countries: tuple[str, ...]) -> np.ndarray:
 
 
 def build_population(config: GeneratorConfig) -> Population:
-    rng = np.random.default_rng([config.seed, _POPULATION_STREAM])
+    rng = np.random.default_rng([population_seed(config), _POPULATION_STREAM])
     countries = config.countries
     shares = country_weights(countries)
     customers = tuple(_customers(rng, config.n_customers, countries, shares))

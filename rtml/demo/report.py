@@ -34,6 +34,7 @@ class DemoSummary:
     detection_to_serving_s: float | None = None
     quality: dict[str, dict[str, float]] = field(default_factory=dict)  # before / during / after
     latency_ms: dict[str, float] = field(default_factory=dict)  # event time -> prediction produced: p50, p99
+    bank_changes: dict[str, int] = field(default_factory=dict)  # committed to PostgreSQL while live, by kind
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=_nan_to_none)

@@ -1,10 +1,12 @@
 """``rtml demo``: the whole loop on one machine, with live progress, a summary and a plot.
 
-1. Start the stack, create the topics, start the feature job and both materializers.
-2. Produce a generated history at full speed through Kafka; wait until the offline store holds its
-   closed windows; train the first model from it and make it the champion.
+1. Start the stack (with PostgreSQL and Debezium), create the topics, wait until the bank database's snapshot is
+   in Kafka, start the feature job and both materializers.
+2. Produce a generated history at full speed through Kafka (its customers as the bank database holds them); wait
+   until the offline store holds its closed windows; train the first model from it and make it the champion.
 3. Start the scorer (from the end of the events topic), the drift monitor and the retrain trigger.
-4. Stream live traffic at ``rate`` for ``duration_s``, drifting ``drift_after_s`` in, while a subscriber
+4. Stream live traffic at ``rate`` for ``duration_s``, drifting ``drift_after_s`` in, with changes to the bank
+   database (``bank_change_rate`` per second, committed in PostgreSQL: Debezium -> Flink), while a subscriber
    joins predictions with their late labels; show events, predictions/s, p99 latency, rolling quality,
    the serving version, drift and retrain events.
 5. Summarize (``report.summarize``) and plot under ``<data dir>/reports/``.
@@ -34,6 +36,8 @@ from rtml.settings import Settings
 
 if TYPE_CHECKING:
     from feature_pipelines.offline.delta_store import DeltaOfflineStore
+    from rtml.datagen.bank import CustomerRow
+    from rtml.stack.psql import PsqlSession
 
 MODEL, LABELS = "fraud", "transactions"
 
@@ -49,7 +53,7 @@ class DemoOptions:
     history: int = 60_000
     drift_after_s: float = 60.0
     seed: int | None = None  # None: from the clock, so a rerun never reuses event ids
-    customers: int = 2_000
+    bank_change_rate: float = 1.0  # changes to the bank database per second of live traffic (0: none)
     nproc: int = 2
     epochs: int = 20  # ~0.2 s each here; at 6 the MLP is still learning (val PR-AUC rising every epoch)
     legit_label_delay_s: float = 8.0
@@ -65,6 +69,8 @@ class DemoOptions:
             )
         if self.rate <= 0 or self.history < 1000:
             raise ValueError("--rate must be positive and --history at least 1,000 transactions")
+        if self.bank_change_rate < 0:
+            raise ValueError("--bank-changes must be 0 or more per second")
 
 
 # What the jobs the demo starts are told, unless already set in the environment.
@@ -107,6 +113,8 @@ class DemoRunner:
         self.console = console
         self.seed = options.seed if options.seed is not None else int(time.time()) % 1_000_000
         self.reports = settings.state_dir / "reports"
+        self.bank_rows: list[CustomerRow] = []
+        self.bank_session: PsqlSession | None = None
 
     def say(self, text: str) -> None:
         self.console.print(text)
@@ -117,13 +125,50 @@ class DemoRunner:
         from rtml.kafka.clients import check_reachable
         from rtml.topics import create_topics, topic_specs
 
-        # The services the demo's loop uses; PostgreSQL and Debezium join once the feature job reads the CDC topics.
-        up(only="kafka,redis,prometheus,exporter")
+        up(only="kafka,redis,prometheus,exporter,postgres,connect")
         results = create_topics(check_reachable(self.settings), topic_specs(self.settings))
         self.say(f"[green]✓[/] {len(results)} topics ready")
         for name, value in DEMO_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
+        self.wait_for_bank()
         self.start_jobs(["features", "online", "offline"])
+
+    def wait_for_bank(self, timeout_s: float = 180.0) -> None:
+        """Read the bank's customers as they are now, and wait until the change topic holds at least as many
+        records (Debezium's snapshot): the feature job's as-of join gives the history the limits of its time."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        from rtml.kafka.clients import consumer_config
+        from rtml.stack.postgres import PostgresService
+        from rtml.stack.process import StackError
+
+        try:
+            self.bank_rows = PostgresService(self.settings).customers()
+        except StackError as exc:
+            raise DemoError(f"cannot read the bank database: {exc}") from None
+        if not self.bank_rows:
+            raise DemoError("the bank database has no customer left: `rtml down`, remove <data dir>/postgres, retry")
+        topic, began = "cdc.bank.customers", time.monotonic()
+        consumer = Consumer(consumer_config(self.settings, "rtml-demo-probe"))
+        try:
+            with self.console.status(f"Debezium's snapshot of the bank database into {topic} ..."):
+                while True:
+                    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+                    held = sum(
+                        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+                    )
+                    if held >= len(self.bank_rows):
+                        break
+                    if time.monotonic() - began > timeout_s:
+                        raise DemoError(
+                            f"{topic} holds {held} records after {timeout_s:.0f} s, the bank has "
+                            f"{len(self.bank_rows)} customers: see `rtml status` (the connector) and "
+                            "<data dir>/logs/connect.log"
+                        )
+                    time.sleep(1)
+        finally:
+            consumer.close()
+        self.say(f"[green]✓[/] bank database: {len(self.bank_rows):,} customers, their snapshot in {topic}")
 
     def start_jobs(self, names: list[str]) -> None:
         from rtml.stack.pipelines import PIPELINES, Pipeline
@@ -137,24 +182,33 @@ class DemoRunner:
     # 2 ------------------------------------------------------------------------------------------------
     def traffic(self) -> DemoTraffic:
         o = self.options
+        from feature_pipelines.definitions import FeatureView
         from feature_pipelines.repository import get_service
+        from rtml.stack.postgres import PostgresService
 
         # A constant rate (no daily cycle), and a history that straddles a window end of the slowest-sliding
         # view (5 min) by 40/60 of its span, so every view has closed windows to train on, however short.
         span_ms = int(o.history / o.rate * 1000)
-        slide = max(int(w.slide.total_seconds() * 1000) for v in get_service(MODEL).views for w in v.windows)
+        views = [v for v in get_service(MODEL).views if isinstance(v, FeatureView)]
+        slide = max(int(w.slide.total_seconds() * 1000) for v in views for w in v.windows)
         boundary = (int(time.time() * 1000) - span_ms * 6 // 10) // slide * slide
         config = GeneratorConfig(
             start_ts=boundary - span_ms * 4 // 10,
             daily_cycle=False,
             seed=self.seed,
+            population_seed=self.settings.bank_seed,  # the customers and merchants the bank database holds
             rate=o.rate,
-            n_customers=o.customers,
+            n_customers=self.settings.bank_customers,
+            n_merchants=self.settings.bank_merchants,
             legit_label_delay_s=o.legit_label_delay_s,
             fraud_label_delay_s=o.fraud_label_delay_s,
             drift_amount_factor=o.drift_amount_factor,
         )
-        return DemoTraffic(self.settings, config, o.history)
+        self.bank_session = PostgresService(self.settings).psql().session()
+        try:
+            return DemoTraffic(self.settings, config, o.history, bank=(self.bank_rows, self.bank_session))
+        except ValueError as exc:  # the database was seeded from another population
+            raise DemoError(str(exc)) from None
 
     def bootstrap(self, traffic: DemoTraffic) -> str:
         began = time.monotonic()
@@ -174,6 +228,7 @@ class DemoRunner:
 
     def wait_for_offline(self, first_ts: int, last_ts: int, timeout_s: float = 300.0) -> None:
         """Until each view's offline table holds the last window the history closes."""
+        from feature_pipelines.definitions import FeatureView
         from feature_pipelines.offline.delta_store import DeltaOfflineStore
         from feature_pipelines.offline.tables import view_layout
         from feature_pipelines.repository import get_service
@@ -181,6 +236,9 @@ class DemoRunner:
         store = DeltaOfflineStore.from_settings(self.settings)
         wanted = {}
         for view in get_service(MODEL).views:
+            if not isinstance(view, FeatureView):  # a changelog view: its snapshot rows (window_end 1 ms)
+                wanted[view_layout(view).table] = 1
+                continue
             # windows ending by the source's watermark after the last event are closed
             watermark = last_ts - int(view.source.watermark_delay.total_seconds() * 1000)
             slide = int(view.windows[0].slide.total_seconds() * 1000)
@@ -259,7 +317,7 @@ class DemoRunner:
         """Live traffic for ``duration_s``, longer (up to ``max_extension_s``) while a drift was detected and no
         new champion has served ``after_swap_s`` yet, so the summary can measure quality after the swap."""
         o = self.options
-        traffic.go_live(o.duration_s, o.drift_after_s)
+        traffic.go_live(o.duration_s, o.drift_after_s, o.bank_change_rate, self.seed)
         tail_s = o.fraud_label_delay_s * 2
         extended = 0.0
         with Live(console=self.console, refresh_per_second=2, transient=False) as live:
@@ -310,6 +368,7 @@ class DemoRunner:
         live = s.transactions - (s.live_first or s.transactions)
         table.add_row("events", f"{live:,} live ({s.live_rate:,.0f}/s, {drifted})")
         table.add_row("predictions", f"{predictions:,} ({rate:,.0f}/s, p99 event->prediction {_ms(p99)})")
+        table.add_row("bank changes", _changes(s.bank_changes) + " committed in PostgreSQL (Debezium -> Flink)")
         table.add_row(
             "rolling quality",
             f"accuracy {_f(q.accuracy)}  ROC-AUC {_f(q.roc_auc)}  "
@@ -342,6 +401,7 @@ class DemoRunner:
             )
             stamp = time.strftime("%Y%m%d-%H%M%S")
             png = plot(observer.board, summary, self.reports / f"demo-{stamp}.png")
+        summary.bank_changes = dict(s.bank_changes)
         js = self.reports / f"demo-{stamp}.json"
         js.write_text(summary.to_json())
         return summary, js, png
@@ -360,9 +420,21 @@ class DemoRunner:
                 observer.stop()
         finally:
             traffic.stop()
+            self.close_bank()
         summary, js, png = self.report(traffic, observer)
         self.print_summary(summary, js, png)
         return summary
+
+    def close_bank(self) -> None:
+        from rtml.stack.process import StackError
+
+        if self.bank_session is None:
+            return
+        try:
+            self.bank_session.close()
+        except StackError as exc:  # the traffic already stopped on it, or the demo ends anyway
+            self.say(f"[yellow]the bank database session ended with an error:[/] {exc}")
+        self.bank_session = None
 
     def print_summary(self, s: DemoSummary, js: Path, png: Path) -> None:
         table = Table(title="rtml demo: summary", show_header=False)
@@ -383,6 +455,7 @@ class DemoRunner:
                 f"({s.predictions:,} predictions)",
             )
         table.add_row("false alarms", f"{s.false_alarms} drift event(s) before the onset")
+        table.add_row("bank changes", _changes(s.bank_changes))
         if s.new_version and s.detection_to_serving_s is not None:
             table.add_row("new champion", f"v{s.new_version} serving {s.detection_to_serving_s:.0f} s after detection")
         else:
@@ -425,6 +498,13 @@ def _max_window_end(store: DeltaOfflineStore, table: str) -> int:
         return -1
     ends = store.read(table, columns=["window_end"]).column("window_end")
     return int(pc.max(ends).as_py()) if len(ends) else -1
+
+
+def _changes(done: dict[str, int]) -> str:
+    return (
+        f"{sum(done.values()):,} ({done.get('credit_limit', 0)} limit reviews, {done.get('country', 0)} country "
+        f"moves, {done.get('closure', 0)} closures)"
+    )
 
 
 def _f(value: float | None) -> str:

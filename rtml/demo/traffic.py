@@ -10,19 +10,30 @@ model trains and the scorer starts, so the feature windows never see a pause: a 
 7-minute pause starts from zero and climbs for 5 minutes, a shift no model trained on steady windows (or
 on that climb) can score. ``go_live`` marks where the live part the demo measures begins, schedules the
 drift and sets the end.
+
+With a bank database (``bank``: the stack's PostgreSQL), the generator follows its customers as they are (a
+closed one does not pay, one who moved shops in the new country), and from ``go_live`` on the stream holds
+changes to it (``bank_change_rate`` per second: credit-limit reviews, country moves, closures), each committed
+to PostgreSQL when its time comes, in order with the transactions: Debezium carries them to the feature job.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from rtml.datagen.bank_changes import BankChange, BankChangeStream
 from rtml.datagen.config import GeneratorConfig
 from rtml.datagen.transactions import GeneratedRecord, TransactionGenerator
 from rtml.kafka.producer import RecordProducer
 from rtml.settings import Settings
+
+if TYPE_CHECKING:
+    from rtml.datagen.bank import CustomerRow
+    from rtml.stack.psql import PsqlSession
 
 NO_END = 2**62
 
@@ -38,6 +49,7 @@ class TrafficStats:
     live_first: int | None = None  # the index of the first live transaction
     drift_onset_ms: int | None = None  # event time (= wall time, live) of the first drifted transaction
     live_rate: float = 0.0
+    bank_changes: dict[str, int] = field(default_factory=dict)  # committed to the bank database, by kind
     done: bool = False
     error: str | None = None
 
@@ -46,12 +58,22 @@ class DemoTraffic:
     """``produce_history()``, then ``start_paced()`` (a thread) and, once the demo measures, ``go_live(...)``;
     ``stop()`` ends it early."""
 
-    def __init__(self, settings: Settings, config: GeneratorConfig, history: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config: GeneratorConfig,
+        history: int,
+        bank: tuple[Sequence[CustomerRow], PsqlSession] | None = None,
+    ) -> None:
+        """``bank``: the bank database's customers as they are now, and a session to commit changes with."""
         if config.drift_at is not None and config.drift_at < history:
             raise ValueError(f"the drift ({config.drift_at}) must come after the history ({history} transactions)")
         self.history = history
         self.rate = config.rate
         self.generator = TransactionGenerator(config)
+        self.bank = bank
+        if bank is not None:
+            self.generator.follow_bank(bank[0])
         self.producer = RecordProducer(settings, component="demo-traffic")
         self.events_topic, self.labels_topic = "events.transactions", "labels.transactions"
         self.stream: Iterator[GeneratedRecord] = self.generator.events(None)
@@ -63,7 +85,12 @@ class DemoTraffic:
         self.end_ms = NO_END  # paced traffic stops at this event (= wall) time; ``go_live``, ``extend`` move it
 
     def _send(self, item: GeneratedRecord) -> None:
-        if item.topic_kind == "transaction":
+        if item.topic_kind == "bank_change":
+            assert self.bank is not None and isinstance(item.record, BankChange)
+            self.bank[1].execute(item.record.sql())  # its own transaction (psql autocommits)
+            kind = item.record.kind
+            self.stats.bank_changes[kind] = self.stats.bank_changes.get(kind, 0) + 1
+        elif item.topic_kind == "transaction":
             self.producer.send(self.events_topic, item.key, item.record)
             self.stats.transactions += 1
             self.stats.frauds += item.is_fraud
@@ -93,10 +120,16 @@ class DemoTraffic:
         self._thread = threading.Thread(target=self._paced, name="demo-traffic", daemon=True)
         self._thread.start()
 
-    def go_live(self, duration_s: float, drift_after_s: float | None) -> None:
+    def go_live(
+        self, duration_s: float, drift_after_s: float | None, bank_change_rate: float = 0.0, bank_seed: int = 0
+    ) -> None:
         """The live part begins now and ends ``duration_s`` later; with ``drift_after_s``, the stream drifts
-        after about that long (a transaction index: ``rate`` x ``drift_after_s`` transactions from now)."""
+        after about that long (a transaction index: ``rate`` x ``drift_after_s`` transactions from now); with a
+        bank database and ``bank_change_rate`` > 0, changes to it begin now (drawn with ``bank_seed``)."""
         s, now = self.stats, int(time.time() * 1000)
+        if self.bank is not None and bank_change_rate > 0:
+            changes = BankChangeStream(self.bank[0], self.generator.config.countries, bank_seed)
+            self.generator.schedule_bank_changes(changes, bank_change_rate, now)
         self._live_began = time.monotonic()
         s.live_first, s.live_started_ms = s.transactions, now
         if drift_after_s is not None:

@@ -9,7 +9,9 @@ root the server runs as the OS user ``postgres`` (created by the Debian package)
 from __future__ import annotations
 
 import contextlib
+import csv
 import grp
+import io
 import os
 import pwd
 import signal
@@ -18,10 +20,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtml.stack.process import StackError
 from rtml.stack.psql import Psql, find_bin_dir
 from rtml.stack.service import LocalService
+
+if TYPE_CHECKING:
+    from rtml.datagen.bank import CustomerRow
 
 
 class PostgresService(LocalService):
@@ -47,6 +53,21 @@ class PostgresService(LocalService):
 
     def psql(self) -> Psql:
         return Psql(self.settings)
+
+    def customers(self) -> list[CustomerRow]:
+        """The demo database's customers as they are now (closed ones have no row), by id."""
+        from rtml.datagen.bank import CustomerRow
+
+        out = self.psql().run(
+            "COPY (SELECT id, segment, country, credit_limit, "
+            "(extract(epoch FROM account_opened_at) * 1000)::bigint, array_to_string(risk_flags, ' ') "
+            "FROM bank.customers ORDER BY id) TO STDOUT WITH (FORMAT csv)"
+        )
+        return [
+            CustomerRow(r[0], r[1], r[2], float(r[3]), int(r[4]), tuple(r[5].split()))
+            for r in csv.reader(io.StringIO(out))
+            if r
+        ]
 
     def prepare(self) -> list[str]:
         bin_dir = find_bin_dir(self.settings)

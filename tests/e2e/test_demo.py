@@ -19,7 +19,7 @@ from rtml.settings import Settings
 from rtml.stack.ports import free_port
 from tests.support.cli import run_rtml
 from tests.support.draining import read_topic
-from tests.support.services import isolated_settings, settings_env
+from tests.support.services import isolated_settings, postgres_reachable_dir, settings_env
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +33,12 @@ METRICS_PORTS = (
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, subprocess.CompletedProcess[str]]]:
-    settings = isolated_settings(tmp_path_factory.mktemp("demo"))
+def demo() -> Iterator[tuple[Settings, subprocess.CompletedProcess[str]]]:
+    with postgres_reachable_dir("rtml-demo-") as data_dir:  # the bank database's server may run as `postgres`
+        yield from _demo(isolated_settings(data_dir))
+
+
+def _demo(settings: Settings) -> Iterator[tuple[Settings, subprocess.CompletedProcess[str]]]:
     env = {**settings_env(settings), **{name: str(free_port()) for name in METRICS_PORTS}}
     try:
         run = run_rtml(
@@ -114,6 +118,53 @@ def test_the_demo_detects_the_drift_retrains_and_swaps(demo: tuple[Settings, sub
     chance = 3 * math.hypot(before["roc_auc_se"], after["roc_auc_se"])
     assert after["roc_auc"] >= before["roc_auc"] - max(0.05, chance), why
     assert after["accuracy"] >= before["accuracy"] - 0.02, why
+
+
+def test_the_bank_database_flows_through_cdc_into_the_model(
+    demo: tuple[Settings, subprocess.CompletedProcess[str]],
+) -> None:
+    """The demo's bank changes went through PostgreSQL -> Debezium -> Flink: Redis holds every open customer's
+    profile as PostgreSQL holds it now (a closed one has none), both models trained on the CDC views' offline
+    rows, and the scorer read them for nearly every event."""
+    from feature_pipelines.offline.tables import view_layout
+    from feature_pipelines.online.registry import open_store
+    from feature_pipelines.repository import customer_limit_usage, customer_profile
+    from rtml.datagen.bank import bank_rows
+    from rtml.datagen.config import GeneratorConfig
+    from rtml.stack.postgres import PostgresService
+    from training.registry import ModelRegistry
+
+    settings, run = demo
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    s, _ = summary(settings)
+    changes = s["bank_changes"]
+    assert changes.get("credit_limit", 0) > 50 and changes.get("closure", 0) > 0, changes
+
+    rows = {r.id: r for r in PostgresService(settings).customers()}
+    s_ = settings
+    seeded = bank_rows(
+        GeneratorConfig(start_ts=0, seed=s_.bank_seed, n_customers=s_.bank_customers, n_merchants=s_.bank_merchants)
+    )[0]
+    closed = [r.id for r in seeded if r.id not in rows]
+    changed = [r.id for r in seeded if r.id in rows and rows[r.id].credit_limit != r.credit_limit]
+    assert len(closed) == changes["closure"] and changed, (len(closed), len(changed))
+    store = open_store(settings.redis)
+    profile = store.get(customer_profile, [*rows, *closed])
+    limits = dict(zip(profile.entity_ids, profile.values[:, 0].tolist(), strict=True))
+    stale = {c: (limits[c], rows[c].credit_limit) for c in rows if limits[c] != rows[c].credit_limit}
+    assert not stale, f"{len(stale)} profiles in Redis differ from PostgreSQL, e.g. {list(stale.items())[:3]}"
+    assert not profile.found[len(rows) :].any(), "a closed customer's profile is still in Redis"
+
+    registry = ModelRegistry.from_settings(settings)
+    for version in (s["initial_version"], s["new_version"]):
+        trained_on = registry.get("fraud", version).delta_versions
+        for view in (customer_profile, customer_limit_usage):
+            assert view_layout(view).table in trained_on, (version, sorted(trained_on))
+    live = [p for p in read_topic(settings, "predictions.fraud") if not p.shadow and p.ts >= s["live_started_ms"]]
+    without = sum("customer_profile" in p.features_missing for p in live)
+    assert live and without <= 0.01 * len(live), f"{without} of {len(live)} live predictions lacked a profile"
+    usage = [p.features.get("customer_limit_usage__max_amount_to_limit_1h") for p in live]
+    assert sum(u is not None and u > 0 for u in usage) >= 0.5 * len(live)
 
 
 def prometheus_api(url: str) -> Any:

@@ -69,6 +69,18 @@ def test_each_transaction_sees_the_limit_that_held_at_its_time(cdc_settings: Set
     codec = RecordCodec(Transaction)
     producer = Producer(producer_config(settings))
 
+    # a seeded customer's row as Debezium's snapshot read it: it held before anything was recorded, so a
+    # payment an hour before the snapshot joins it too (not "no row")
+    seeded = "cust-000003"
+    (snapshot,) = [
+        c
+        for c in of_key(read_changes(settings, "cdc.bank.customers", lambda got: bool(of_key(got, seeded))), seeded)
+        if c.op == "r"
+    ]
+    assert snapshot.value is not None
+    old = transaction(seeded, int(time.time() * 1000) - 3_600_000, 50.0)
+    producer.produce(cdc_views.TOPIC, codec.encode(old), key=seeded.encode())
+
     psql.run(f"INSERT INTO bank.customers VALUES ('{key}', 'student', 'DE', 1000, '2024-05-01 10:00:00', '{{}}')")
     read_changes(settings, "cdc.bank.customers", lambda got: len(of_key(got, key)) >= 1)
     first = transaction(key, int(time.time() * 1000), 100.0)  # after the insert's commit: limit 1000
@@ -95,3 +107,6 @@ def test_each_transaction_sees_the_limit_that_held_at_its_time(cdc_settings: Set
     assert early.values["max_amount_to_limit_1s"] == pytest.approx(0.1)
     assert late.values["max_credit_limit_1s"] == 4000.0
     assert late.values["max_amount_to_limit_1s"] == pytest.approx(0.025)
+    (before,) = [row for row in read_rows(settings, VIEW.topic) if row.entity_id == seeded]  # type: ignore[attr-defined]
+    assert before.window_start <= old.ts < before.window_end
+    assert before.values["max_credit_limit_1s"] == pytest.approx(snapshot.value["after"]["credit_limit"])

@@ -16,7 +16,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from confluent_kafka.admin import NewTopic
 
 from feature_pipelines.online.redis_store import RedisOnlineStore
-from feature_pipelines.repository import customer_txn_stats, get_service, merchant_txn_stats
+from feature_pipelines.repository import (
+    customer_limit_usage,
+    customer_profile,
+    customer_txn_stats,
+    get_service,
+    merchant_txn_stats,
+)
 from rtml.kafka.clients import admin_client, consumer_config, producer_config
 from rtml.settings import Settings
 from schemas.feature_row import FeatureRow
@@ -119,7 +125,9 @@ def transaction(t: str, i: int, customer: str, merchant: str = "m1", ts: int | N
 
 
 def write_features(settings: Settings, customers: Iterable[str], merchants: Iterable[str]) -> int:
-    """A fresh row for each customer (count_5m = 7) and merchant (count_1h = 40); returns the window end."""
+    """A fresh row for each customer (count_5m = 7; a bank profile read by the snapshot, credit limit 2000; a
+    limit usage of 0.25) and merchant (count_1h = 40); returns the window end."""
+    customers = list(customers)
     now = int(time.time() * 1000)
     end = now - now % 60_000
     store = RedisOnlineStore(settings.redis)
@@ -134,6 +142,16 @@ def write_features(settings: Settings, customers: Iterable[str], merchants: Iter
         store.write(
             merchant_txn_stats,
             [FeatureRow(merchant_txn_stats.name, m, end - 86_400_000, end, {"count_1h": 40}) for m in merchants],
+        )
+        store.write(
+            customer_profile, [FeatureRow(customer_profile.name, c, 0, 1, {"credit_limit": 2000.0}) for c in customers]
+        )
+        store.write(
+            customer_limit_usage,
+            [
+                FeatureRow(customer_limit_usage.name, c, end - 3_600_000, end, {"max_amount_to_limit_1h": 0.25})
+                for c in customers
+            ],
         )
     finally:
         store.close()

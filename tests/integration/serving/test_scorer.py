@@ -86,8 +86,11 @@ def test_events_are_scored_with_their_features_and_bad_ones_dead_lettered(
         assert p.features["merchant_txn_stats__count_1h"] == 40.0
         if tx.customer_id == known:
             assert p.features_missing == [] and p.features["customer_txn_stats__count_5m"] == 7.0
+            assert p.features["customer_profile__credit_limit"] == 2000.0  # a snapshot row holds, however old
+            assert p.features["customer_limit_usage__max_amount_to_limit_1h"] == 0.25
         else:
-            assert p.features_missing == ["customer_txn_stats"]
+            assert p.features_missing == ["customer_txn_stats", "customer_profile", "customer_limit_usage"]
+            assert p.features["customer_profile__credit_limit"] is None
             assert p.features["customer_txn_stats__count_5m"] == 0.0  # the view's default
             assert p.features["customer_txn_stats__mean_amount_1h"] is None  # imputed by the model
     assert {m.key(): m.value() for m in dead} == bad

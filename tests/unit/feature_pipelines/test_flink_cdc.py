@@ -44,8 +44,9 @@ def test_the_view_writes_upserts_and_tombstones_exactly_once() -> None:
     assert "'connector' = 'upsert-kafka'" in sink and "PRIMARY KEY (`entity_id`)" in sink
     assert "'sink.delivery-guarantee' = 'exactly-once'" in sink
     insert = one(statements, "INSERT INTO `sink_customer_profile`")
-    # window_end is the commit time in the database; the rules are checked on the typed columns too
-    assert "CAST(`change_props`['ts_ms'] AS BIGINT)" in insert
+    # window_end is the commit time in the database (a snapshot read's: 1 ms); the rules are checked on the typed
+    # columns too
+    assert "THEN 1 ELSE CAST(`change_props`['ts_ms'] AS BIGINT) END" in insert
     assert "TRY_CAST(CAST(`credit_limit` AS STRING) AS DOUBLE) >= 0" in insert
 
 
@@ -105,7 +106,11 @@ def test_an_as_of_join_reads_the_versioned_table_at_the_events_time() -> None:
 
     statements = job_sql(cdc_views.limit_usage)
     table = one(statements, "CREATE TABLE `cdc_bank_customers`")
-    assert "WATERMARK FOR `change_ts` AS `change_ts`" in table and "PRIMARY KEY (`id`)" in table
+    assert "WATERMARK FOR `version_ts` AS `version_ts`" in table and "PRIMARY KEY (`id`)" in table
+    # a snapshot read holds since the start of time: an event older than the snapshot joins its row
+    snapshot_read = "COALESCE(`change_props`['snapshot'], 'false') NOT IN ('false', 'incremental')"
+    assert f"`version_ts` AS CASE WHEN {snapshot_read}" in table
+    assert "THEN TO_TIMESTAMP_LTZ(1, 3) ELSE `change_ts` END" in table
     joined = one(statements, "CREATE TEMPORARY VIEW `joined_test_customer_limit_usage`")
     assert "LEFT JOIN `cdc_bank_customers` FOR SYSTEM_TIME AS OF e.`event_ts` AS c" in joined
     assert "ON e.`customer_id` = c.`id`" in joined

@@ -183,3 +183,45 @@ def test_request_features_agree_with_their_python_twin() -> None:
             feature.name
         )
     assert len(set(fraud_detection.feature_names)) == len(fraud_detection.feature_names)
+
+
+def _changelog_service() -> tuple[FeatureService, str]:
+    from feature_pipelines.definitions import Attribute, ChangelogSource, ChangelogView
+    from schemas.debezium import Customer
+
+    profile = ChangelogView(
+        "profile",
+        Entity("customer", join_key="customer_id"),
+        ChangelogSource("bank_customers", topic="cdc.bank.customers", schema=Customer, key="id"),
+        (Attribute("credit_limit", "`credit_limit`", "float64", ("credit_limit",)),),
+    )
+    return FeatureService("cdc", views=(view, profile)), column_name(profile, "credit_limit")
+
+
+def test_a_changelog_view_gives_the_row_that_held_at_the_event_however_old() -> None:
+    svc, limit = _changelog_service()
+    events = [
+        {"event_id": "before", "ts": 5_000, "customer_id": "a", "amount": 1.0},
+        {"event_id": "after", "ts": 500_000_000, "customer_id": "a", "amount": 1.0},  # days after the snapshot
+        {"event_id": "other", "ts": 600_000_000, "customer_id": "b", "amount": 1.0},
+    ]
+    labels = [{"event_id": e["event_id"], "label": 0, "ts": e["ts"] + 1} for e in events]
+    ev, lab, feat = tables(events, labels, [])
+    versions = pa.Table.from_pylist(
+        [  # a snapshot read (1 ms: held since before anything was recorded), then a change at 10 s
+            {"entity_id": "a", "window_end": 1, "credit_limit": 1000.0, "_ingested_at": 1},
+            {"entity_id": "a", "window_end": 10_000, "credit_limit": 2500.0, "_ingested_at": 2},
+        ]
+    )
+    got = {r["event_id"]: r for r in compute_training_set(svc, ev, lab, {"v": feat, "profile": versions}).to_pylist()}
+    assert got["before"][limit] == 1000.0  # the snapshot's row, not the later change
+    assert got["after"][limit] == 2500.0  # no TTL: a row holds until the next change
+    assert got["other"][limit] is None  # no row: unknown, not 0
+
+
+def test_a_live_only_view_without_a_table_is_missing_for_every_event() -> None:
+    svc, limit = _changelog_service()
+    events = [{"event_id": "e", "ts": 5_000, "customer_id": "a", "amount": 1.0}]
+    ev, lab, feat = tables(events, [{"event_id": "e", "label": 1, "ts": 6_000}], [])
+    (row,) = compute_training_set(svc, ev, lab, {"v": feat, "profile": None}).to_pylist()
+    assert row[limit] is None and row["label"] == 1

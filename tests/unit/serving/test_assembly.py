@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from feature_pipelines.online.memory import InMemoryOnlineStore
-from feature_pipelines.repository import customer_txn_stats, get_service, merchant_txn_stats
+from feature_pipelines.repository import (
+    customer_limit_usage,
+    customer_profile,
+    customer_txn_stats,
+    get_service,
+    merchant_txn_stats,
+)
 from schemas.feature_row import FeatureRow
 from serving.assembly import FeatureAssembler
 from tests.unit.serving.conftest import T0, transaction
@@ -30,6 +36,12 @@ def store() -> InMemoryOnlineStore:
         merchant_txn_stats,
         [FeatureRow(merchant_txn_stats.name, "m1", end - 300_000, end, {"count_1h": 40, "mean_amount_1h": 20.0})],
     )
+    # a changelog view's row holds until the next change, however old (here: a snapshot read, at 1 ms)
+    store.write(customer_profile, [FeatureRow(customer_profile.name, "c1", 0, 1, {"credit_limit": 3000.0})])
+    store.write(
+        customer_limit_usage,
+        [FeatureRow(customer_limit_usage.name, "c1", end - 60_000, end, {"max_amount_to_limit_1h": 0.25})],
+    )
     return store
 
 
@@ -51,6 +63,8 @@ def test_columns_follow_the_service_order_request_features_first(store: InMemory
     assert row["merchant_txn_stats__count_1h"] == 40.0 and row["merchant_txn_stats__mean_amount_1h"] == 20.0
     # a count the row holds as null is 0, as in the training set; a null mean stays missing (NaN -> None)
     assert row["customer_txn_stats__count_1h"] == 0.0 and row["customer_txn_stats__max_amount_5m"] is None
+    assert row["customer_profile__credit_limit"] == 3000.0 and row["customer_profile__risk_flag_count"] is None
+    assert row["customer_limit_usage__max_amount_to_limit_1h"] == 0.25
     assert matrix.missing_views(0) == [] and matrix.failed == {}
     x = matrix.model_input()
     assert x.dtype == np.float32 and x.shape == (1, len(SERVICE.feature_names)) and x.flags.c_contiguous
@@ -65,10 +79,13 @@ def test_missing_and_expired_entities_get_the_defaults_and_are_flagged(store: In
         for name, value in defaults.items():
             if name.startswith("customer_txn_stats__"):
                 assert row[name] == (None if math.isnan(value) else value), name
-    assert matrix.missing_views(0) == ["customer_txn_stats"]
-    assert matrix.missing_views(1) == ["customer_txn_stats", "merchant_txn_stats"]  # older than the 2-day TTL
+    cdc = ["customer_profile", "customer_limit_usage"]
+    assert matrix.missing_views(0) == ["customer_txn_stats", *cdc]
+    assert matrix.missing_views(1) == ["customer_txn_stats", "merchant_txn_stats", *cdc]  # older than the TTL
     assert matrix.missing_views(2) == []
-    assert matrix.missing.tolist() == [[True, False], [True, True], [False, False]]
+    assert matrix.missing.tolist() == [[True, False, True, True], [True, True, True, True], [False] * 4]
+    # an unknown customer's profile attributes are unknown (NaN), not 0
+    assert matrix.features(0)["customer_profile__risk_flag_count"] is None
 
 
 def test_one_lookup_per_view_with_each_entity_once(store: InMemoryOnlineStore) -> None:
@@ -77,6 +94,8 @@ def test_one_lookup_per_view_with_each_entity_once(store: InMemoryOnlineStore) -
     assert [(view.name, ids) for view, ids in lookups] == [
         ("customer_txn_stats", ["c0", "c1"]),
         ("merchant_txn_stats", ["m1"]),
+        ("customer_profile", ["c0", "c1"]),
+        ("customer_limit_usage", ["c0", "c1"]),
     ]
     _, matrix = assemble(store, records)
     counts = matrix.values[:, SERVICE.feature_names.index("customer_txn_stats__count_5m")]

@@ -30,7 +30,12 @@ def test_one_prediction_per_scored_event_with_version_label_features_and_missing
     assert [(p.event_id, p.version, p.label) for p in predictions] == [("e0", "7", 0), ("e2", "7", 1)]
     first = predictions[0]
     assert first.ts == records[0].ts and first.scored_at == 123 and first.latency_ms == 1.5 and not first.shadow
-    assert first.features_missing == ["customer_txn_stats", "merchant_txn_stats"]
+    assert first.features_missing == [
+        "customer_txn_stats",
+        "merchant_txn_stats",
+        "customer_profile",
+        "customer_limit_usage",
+    ]
     assert list(first.features) == list(SERVICE.feature_names) and first.features["amount"] == 10.0
     assert first.features["customer_txn_stats__count_5m"] == 0.0
     assert first.features["customer_txn_stats__mean_amount_5m"] is None

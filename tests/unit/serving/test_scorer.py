@@ -158,7 +158,12 @@ def test_each_valid_event_gets_one_prediction_bad_ones_go_to_the_dlq_then_offset
         ("e0", "1", np.float32(0.2), 0),
         ("e2", "1", np.float32(0.2), 0),
     ]
-    assert predictions[0].features_missing == ["customer_txn_stats", "merchant_txn_stats"]
+    assert predictions[0].features_missing == [
+        "customer_txn_stats",
+        "merchant_txn_stats",
+        "customer_profile",
+        "customer_limit_usage",
+    ]
     (dead,) = [v for t, v in batch if t == "dlq.events.transactions"]
     assert dead.offset == 1 and dead.value == b"{not json" and dead.error.rule == "json"
     assert delivery.offsets == [{("events.transactions", 0): 3}]

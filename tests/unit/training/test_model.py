@@ -51,9 +51,12 @@ def test_constant_and_empty_columns_leave_values_finite() -> None:
     model = FraudMLP(3).fit_standardization(train)
     assert model.mean.tolist() == [1.0, 0.0, 5.0]
     assert model.std.tolist() == [1.0, 1.0, 1.0]
-    assert model.low.tolist() == [1.0, -np.inf, 4.0] and model.high.tolist() == [1.0, np.inf, 6.0]
+    assert model.low.tolist() == [1.0, 0.0, 4.0] and model.high.tolist() == [1.0, 0.0, 6.0]
     with torch.no_grad():
         assert torch.isfinite(model(torch.tensor([[7.0, 3.0, np.nan]]))).all()
+        # a column never seen in training does not move the output, whatever it holds when scoring
+        assert model.standardize(torch.tensor([[1.0, 3e6, 5.0]]))[0, 1] == 0.0
+        torch.testing.assert_close(model(torch.tensor([[1.0, 3e6, 5.0]])), model(torch.tensor([[1.0, np.nan, 5.0]])))
 
 
 def test_forward_gives_logits_and_score_model_the_probability() -> None:

@@ -96,3 +96,15 @@ def test_views_by_name_and_the_default_is_every_online_view() -> None:
     ]
     with pytest.raises(ValueError, match="no online feature views"):
         OnlineMaterializer(Settings(), [], store)
+
+
+def test_a_snapshot_read_is_stored_but_not_counted_as_fresh_or_stale() -> None:
+    from feature_pipelines.repository import customer_profile
+
+    m = OnlineMaterializer(Settings(), [customer_profile], InMemoryOnlineStore(), component="unit-snapshot")
+    labels = {"view": customer_profile.name}
+    before = REGISTRY.get_sample_value("rtml_feature_freshness_seconds_count", labels) or 0.0
+    snapshot = FeatureRow(customer_profile.name, "c1", 0, 1, {"credit_limit": 500.0})  # held since before anything
+    m.process([Received(customer_profile.topic, 0, 0, b"c1", snapshot, 0)])
+    assert m.store.get(customer_profile, ["c1"]).found.tolist() == [True]  # window_end 1 ms is a row
+    assert (REGISTRY.get_sample_value("rtml_feature_freshness_seconds_count", labels) or 0.0) == before

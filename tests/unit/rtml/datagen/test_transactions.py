@@ -307,3 +307,60 @@ def test_drift_from_the_start_without_a_new_pattern_only_scales_amounts():
     for d, b in zip(drifted, baseline, strict=True):
         assert msgspec.structs.replace(d.record, amount=b.record.amount) == b.record
         assert d.record.amount == pytest.approx(1.8 * b.record.amount, abs=0.015)
+
+
+def _bank_stream(seed: int = 5) -> tuple[GeneratorConfig, list]:
+    from rtml.datagen.bank import bank_rows
+
+    config = GeneratorConfig(start_ts=1_790_000_000_000, seed=seed, rate=50.0, n_customers=40, population_seed=9)
+    return config, bank_rows(config)[0]
+
+
+def _following(config: GeneratorConfig, rows: list) -> TransactionGenerator:
+    from rtml.datagen.bank_changes import BankChangeStream
+
+    generator = TransactionGenerator(config)
+    generator.follow_bank(rows)
+    generator.schedule_bank_changes(BankChangeStream(rows, config.countries, 3), 2.0, config.start_ts)
+    return generator
+
+
+def test_the_stream_follows_the_bank_database_and_its_changes() -> None:
+    config, rows = _bank_stream()
+    gone, moved = rows[0], dataclasses.replace(rows[1], country="ZZ")
+    generator = _following(config, [moved, *rows[2:]])  # cust 0 closed, cust 1 lives in "ZZ"
+    closed, home = {gone.id}, {moved.id: "ZZ"}
+    merchants = {m.merchant_id: m for m in generator.population.merchants}
+    changes, last_ts, at_home = 0, 0, 0
+    for item in generator.events(4000):
+        ts = item.record.ts
+        assert ts >= last_ts  # changes come out in event-time order with the rest
+        last_ts = ts
+        if item.topic_kind == "bank_change":
+            changes += 1
+            change = item.record
+            if change.kind == "closure":
+                closed.add(change.customer_id)
+            elif change.kind == "country":
+                home[change.customer_id] = change.country
+        elif item.topic_kind == "transaction":
+            assert item.record.customer_id not in closed, "a closed customer paid"
+            at_home += merchants[item.record.merchant_id].country == home.get(item.record.customer_id, "-")
+    assert changes > 100 and len(closed) > 2 and at_home > 0
+    # the same config, rows and schedule give the same stream
+    assert list(_following(config, [moved, *rows[2:]]).events(500)) == list(
+        _following(config, [moved, *rows[2:]]).events(500)
+    )
+
+
+def test_without_bank_changes_the_stream_is_unchanged_and_a_foreign_database_is_refused() -> None:
+    config, rows = _bank_stream()
+    plain = list(TransactionGenerator(config).events(300))
+    following = TransactionGenerator(config)
+    following.follow_bank(rows)  # every customer open, at home: nothing differs
+    assert list(following.events(300)) == plain
+    other = GeneratorConfig(start_ts=config.start_ts, seed=5, n_customers=80, population_seed=9)
+    from rtml.datagen.bank import bank_rows
+
+    with pytest.raises(ValueError, match="seeded from another population"):
+        TransactionGenerator(config).follow_bank(bank_rows(other)[0])
