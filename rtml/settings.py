@@ -6,6 +6,7 @@ Precedence: constructor arguments > environment (``RTML_KAFKA_PORT=19092``) > th
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated
@@ -134,7 +135,9 @@ class Settings(BaseSettings):
     scorer_batch_max_records: int = Field(default=256, ge=1, le=100_000)
     scorer_batch_max_ms: float = Field(default=10.0, ge=0.0, le=60_000.0)
     scorer_batch_linger_ms: float = Field(default=0.0, ge=0.0, le=60_000.0)
-    scorer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The score from which a prediction's label is 1: ``model`` (each version's own, chosen on its validation
+    # slice at training and written into the artifact; 0.5 for one without) or a number in [0, 1] for every version.
+    scorer_threshold: str = "model"
     # Model runtime: ``onnxruntime`` (execution providers tried in order, CPU always last) or ``tensorrt``
     # (native engine; needs the ``tensorrt`` package and a CUDA GPU).
     scorer_runtime: str = Field(default="onnxruntime", pattern="^(onnxruntime|tensorrt)$")
@@ -235,6 +238,20 @@ class Settings(BaseSettings):
             if not name or not all(c.isalnum() or c in "._-" for c in name):
                 raise ValueError(f"{name!r} is not a valid topic name part (letters, digits, '.', '_', '-')")
         return names
+
+    @field_validator("scorer_threshold")
+    @classmethod
+    def _threshold(cls, value: str) -> str:
+        text = str(value).strip().lower()
+        if text == "model":
+            return text
+        try:
+            score = float(text)
+        except ValueError:
+            score = math.nan
+        if not 0.0 <= score <= 1.0:
+            raise ValueError("use a score in [0, 1], or 'model' (each version's own threshold)")
+        return repr(score)
 
     @field_validator("scorer_providers")
     @classmethod

@@ -21,7 +21,7 @@ class ScorerConfig:
     updates_topic: str
     group: str
     policy: BatchPolicy
-    threshold: float
+    threshold: float | None  # None: each version's own (rtml.threshold in the artifact), else 0.5
     runtime: RuntimeConfig
     exactly_once: bool = False
     instance_id: str = "0"
@@ -75,7 +75,7 @@ class ScorerConfig:
             policy=BatchPolicy(
                 settings.scorer_batch_max_records, settings.scorer_batch_max_ms, settings.scorer_batch_linger_ms
             ),
-            threshold=settings.scorer_threshold,
+            threshold=None if settings.scorer_threshold == "model" else float(settings.scorer_threshold),
             runtime=RuntimeConfig(
                 runtime=settings.scorer_runtime,
                 providers=tuple(settings.scorer_providers),

@@ -181,9 +181,11 @@ class ModelSlot:
 
     def _install(self, model: LoadedModel) -> None:
         old, self.current = self.current, model
+        own = model.runtime.threshold
         log.info(
-            "model %s %s: now version %s on %s (was %s)",
-            model.source.model, self.role, model.version, model.provider, old.version if old else "none",
+            "model %s %s: now version %s on %s, its threshold %s (was %s)",
+            model.source.model, self.role, model.version, model.provider, "none" if own is None else f"{own:.4f}",
+            old.version if old else "none",
         )  # fmt: skip
         if self._on_swap is not None:
             self._on_swap(self.role, old, model)

@@ -12,14 +12,18 @@ from schemas.prediction import Prediction
 from serving.assembly import FeatureMatrix
 from serving.batching import Event
 
+DEFAULT_THRESHOLD = 0.5  # for a model that carries no threshold of its own
+
 
 @dataclass(frozen=True)
 class Scored:
-    """Which rows of a batch one model version scored, and its scores for them (in row order)."""
+    """Which rows of a batch one model version scored, its scores for them (in row order), and the score from
+    which a row is labelled positive."""
 
     version: str
     rows: np.ndarray  # int indices into the batch's events
     scores: np.ndarray  # float32, one per row
+    threshold: float = DEFAULT_THRESHOLD
 
 
 def build_predictions(
@@ -28,23 +32,23 @@ def build_predictions(
     scored: Sequence[Scored],
     *,
     model: str,
-    threshold: float,
     scored_at_ms: int,
     latency_ms: float | None,
     shadow: bool = False,
 ) -> tuple[list[Prediction], dict[int, BaseException]]:
-    """Predictions in event order, and the events that cannot have one (a non-finite score: the model
-    is broken for that input, and the event goes to the dead-letter topic with that reason)."""
-    by_row: dict[int, tuple[str, float]] = {}
+    """Predictions in event order, each labelled at its version's threshold, and the events that cannot have one
+    (a non-finite score: the model is broken for that input, and the event goes to the dead-letter topic with that
+    reason)."""
+    by_row: dict[int, tuple[str, float, float]] = {}
     for part in scored:
         for row, score in zip(part.rows.tolist(), part.scores.tolist(), strict=True):
-            by_row[row] = (part.version, score)
+            by_row[row] = (part.version, score, part.threshold)
     out: list[Prediction] = []
     failed: dict[int, BaseException] = {}
     for i, event in enumerate(events):
         if i not in by_row:
             continue
-        version, score = by_row[i]
+        version, score, threshold = by_row[i]
         record = event.record
         try:
             out.append(

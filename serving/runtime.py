@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 INPUT_NAME = "features"
 OUTPUT_NAME = "score"
 FEATURE_NAMES_PROP = "rtml.feature_names"
+THRESHOLD_PROP = "rtml.threshold"  # the version's decision threshold (training.export writes it)
 
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -48,6 +50,11 @@ class ModelRuntime(Protocol):
     @property
     def feature_names(self) -> tuple[str, ...] | None:
         """The feature order written into the model (``rtml.feature_names``), None if it has none."""
+        ...
+
+    @property
+    def threshold(self) -> float | None:
+        """The score from which the model calls a positive (``rtml.threshold``), None if it has none."""
         ...
 
     def predict(self, features: np.ndarray) -> np.ndarray: ...
@@ -94,6 +101,7 @@ class OnnxRuntimeModel:
             raise ValueError(f"{self.path}: the model's inputs are {inputs}, expected {INPUT_NAME!r}")
         meta = self.session.get_modelmeta().custom_metadata_map
         self._feature_names = tuple(json.loads(meta[FEATURE_NAMES_PROP])) if FEATURE_NAMES_PROP in meta else None
+        self._threshold = model_threshold(meta, self.path)
 
     def __repr__(self) -> str:
         return f"OnnxRuntimeModel({self.path.name!r}, provider={self._provider!r})"
@@ -106,6 +114,10 @@ class OnnxRuntimeModel:
     def feature_names(self) -> tuple[str, ...] | None:
         return self._feature_names
 
+    @property
+    def threshold(self) -> float | None:
+        return self._threshold
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(features, dtype=np.float32)
         (score,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: x})
@@ -113,6 +125,20 @@ class OnnxRuntimeModel:
 
     def close(self) -> None:
         del self.session
+
+
+def model_threshold(props: dict[str, str], path: Path) -> float | None:
+    """The ``rtml.threshold`` of a model's metadata; ValueError when it is there but not a score in [0, 1]."""
+    text = props.get(THRESHOLD_PROP)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{path.name}: {THRESHOLD_PROP} is {text!r}, not a score in [0, 1]")
+    return value
 
 
 def load_runtime(path: str | Path, config: RuntimeConfig) -> ModelRuntime:

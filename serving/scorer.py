@@ -32,7 +32,7 @@ from serving.batching import MicroBatch, collect, split_batch
 from serving.config import CHAMPION, ScorerConfig
 from serving.delivery import BatchAborted, Delivery
 from serving.model_slot import LoadedModel, ModelSlot
-from serving.predictions import Scored, build_predictions
+from serving.predictions import DEFAULT_THRESHOLD, Scored, build_predictions
 from serving.routing import canary_mask
 from serving.updates import UpdateFeed, source_of
 
@@ -190,13 +190,13 @@ class Scorer:
         scored_at_ms = int(time.time() * 1000)
         latency_s = time.perf_counter() - consumed_at
         predictions, failed = build_predictions(
-            events, matrix, scored, model=c.model, threshold=c.threshold, scored_at_ms=scored_at_ms,
+            events, matrix, scored, model=c.model, scored_at_ms=scored_at_ms,
             latency_ms=latency_s * 1000,
         )  # fmt: skip
         shadows = None
         if shadow is not None:
             shadows = build_predictions(
-                events, matrix, [shadow], model=c.model, threshold=c.threshold, scored_at_ms=scored_at_ms,
+                events, matrix, [shadow], model=c.model, scored_at_ms=scored_at_ms,
                 latency_ms=None, shadow=True,
             )  # fmt: skip
         batch.reject({**matrix.failed, **failed})
@@ -221,12 +221,21 @@ class Scorer:
         self._committed(batch, predictions, scored, shadow, matrix)
 
     def _score(self, model: LoadedModel, role: str, matrix: FeatureMatrix, rows: np.ndarray) -> Scored:
+        threshold = self.threshold(model)
         if not len(rows):
-            return Scored(model.version, rows, np.zeros(0, dtype=np.float32))
+            return Scored(model.version, rows, np.zeros(0, dtype=np.float32), threshold)
         started = time.perf_counter()
         scores = model.runtime.predict(matrix.model_input(rows))
         m.INFERENCE.labels(self.config.model, role).observe(time.perf_counter() - started)
-        return Scored(model.version, rows, scores)
+        return Scored(model.version, rows, scores, threshold)
+
+    def threshold(self, model: LoadedModel) -> float:
+        """Where ``model``'s scores turn into positive labels: the configured threshold, else the version's own
+        (chosen on its validation slice at training), else 0.5."""
+        if self.config.threshold is not None:
+            return self.config.threshold
+        own = model.runtime.threshold
+        return DEFAULT_THRESHOLD if own is None else own
 
     def _committed(
         self,

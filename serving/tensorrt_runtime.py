@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.runtime import FEATURE_NAMES_PROP, INPUT_NAME, OUTPUT_NAME, RuntimeUnavailable
+from serving.runtime import FEATURE_NAMES_PROP, INPUT_NAME, OUTPUT_NAME, RuntimeUnavailable, model_threshold
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class TensorRTModel:
         proto = onnx.load_from_string(data)
         props = {p.key: p.value for p in proto.metadata_props}
         self._feature_names = tuple(json.loads(props[FEATURE_NAMES_PROP])) if FEATURE_NAMES_PROP in props else None
+        self._threshold = model_threshold(props, self.path)
         dims = proto.graph.input[0].type.tensor_type.shape.dim
         self.n_features = int(dims[1].dim_value)
         self._torch = torch
@@ -110,6 +111,10 @@ class TensorRTModel:
     @property
     def feature_names(self) -> tuple[str, ...] | None:
         return self._feature_names
+
+    @property
+    def threshold(self) -> float | None:
+        return self._threshold
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(features, dtype=np.float32)

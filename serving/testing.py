@@ -10,14 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.runtime import FEATURE_NAMES_PROP, INPUT_NAME, OUTPUT_NAME
+from serving.runtime import FEATURE_NAMES_PROP, INPUT_NAME, OUTPUT_NAME, THRESHOLD_PROP
 
 
 def write_linear_onnx(
-    path: str | Path, feature_names: Sequence[str], weights: Sequence[float] | np.ndarray, bias: float = 0.0
+    path: str | Path,
+    feature_names: Sequence[str],
+    weights: Sequence[float] | np.ndarray,
+    bias: float = 0.0,
+    threshold: float | None = None,
 ) -> Path:
     """``score = sigmoid(where(isnan(x), 0, x) @ w + b)``: ``features`` float32 [batch, F] -> ``score`` [batch],
-    with ``rtml.feature_names`` in its metadata, as ``training.export`` writes them."""
+    with ``rtml.feature_names`` (and ``rtml.threshold`` when given) in its metadata, as ``training.export`` writes
+    them."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -47,7 +52,10 @@ def write_linear_onnx(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
-    helper.set_model_props(model, {FEATURE_NAMES_PROP: json.dumps(list(feature_names))})
+    props = {FEATURE_NAMES_PROP: json.dumps(list(feature_names))}
+    if threshold is not None:
+        props[THRESHOLD_PROP] = repr(float(threshold))
+    helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     target = Path(path)
     onnx.save(model, str(target))
@@ -57,10 +65,13 @@ def write_linear_onnx(
 class ConstantRuntime:
     """A ``ModelRuntime`` that gives every row ``score`` (NaN to play a broken model); records its calls."""
 
-    def __init__(self, score: float, feature_names: Sequence[str] | None, provider: str = "cpu") -> None:
+    def __init__(
+        self, score: float, feature_names: Sequence[str] | None, provider: str = "cpu", threshold: float | None = None
+    ) -> None:
         self.score = score
         self._feature_names = tuple(feature_names) if feature_names is not None else None
         self._provider = provider
+        self._threshold = threshold
         self.calls: list[int] = []
         self.closed = False
 
@@ -71,6 +82,10 @@ class ConstantRuntime:
     @property
     def feature_names(self) -> tuple[str, ...] | None:
         return self._feature_names
+
+    @property
+    def threshold(self) -> float | None:
+        return self._threshold
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         if self.closed:

@@ -23,7 +23,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from training.artifact import FEATURE_NAMES_PROP
+from training.artifact import FEATURE_NAMES_PROP, THRESHOLD_PROP
 from training.model import FraudMLP, ScoreModel
 from training.versions import sha256_file
 
@@ -47,12 +47,16 @@ def export_onnx(
     *,
     reference: nn.Module | None = None,
     tolerance: float = PARITY_TOLERANCE,
+    threshold: float | None = None,
 ) -> str:
     """Export ``model`` to ``path``, check parity on ``parity_inputs`` and return the file's sha256.
 
     A bare ``FraudMLP`` is exported with the plain sigmoid. ``reference`` is the torch module whose
-    probabilities ONNX must reproduce; it defaults to ``model``.
+    probabilities ONNX must reproduce; it defaults to ``model``. ``threshold``, the score from which the model
+    calls a positive, rides along in the metadata (``rtml.threshold``): the scorer labels at it.
     """
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"the threshold is a score in [0, 1], got {threshold}")
     scorer = _cpu_copy(model if isinstance(model, ScoreModel) else ScoreModel(model))
     n_features = scorer.model.n_features
     names = list(feature_names)
@@ -76,7 +80,10 @@ def export_onnx(
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
         proto = onnx.load(str(staging))
-        onnx.helper.set_model_props(proto, {FEATURE_NAMES_PROP: json.dumps(names)})
+        props = {FEATURE_NAMES_PROP: json.dumps(names)}
+        if threshold is not None:
+            props[THRESHOLD_PROP] = repr(float(threshold))
+        onnx.helper.set_model_props(proto, props)
         onnx.checker.check_model(proto)
         onnx.save(proto, str(staging))
         check_parity(staging, reference if reference is not None else scorer, parity_inputs, tolerance)

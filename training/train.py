@@ -225,7 +225,7 @@ def write_run(
         data.y[val_idx], scores_val, data.y[test_idx], scores_test, float(data.y[train_idx].mean())
     )
     onnx_path = args.out / "model.onnx"
-    sha256 = export_onnx(scorer, onnx_path, data.feature_names, data.X[test_idx])
+    sha256 = export_onnx(scorer, onnx_path, data.feature_names, data.X[test_idx], threshold=metrics["threshold"])
     wall = max(seconds for _, seconds in per_rank)
     run_record: dict[str, Any] = {
         "feature_names": list(data.feature_names),

@@ -82,7 +82,7 @@ def backfill(
 ) -> None:
     """Compute a view's rows from the archived raw events (DuckDB, same semantics as the Flink job)
     and append them to its offline table; the same backfill over unchanged events writes nothing."""
-    from feature_pipelines.backfill import backfill_view
+    from feature_pipelines.backfill import NoEventsError, backfill_view
     from feature_pipelines.definitions import FeatureView
     from feature_pipelines.offline.delta_store import DeltaOfflineStore
     from feature_pipelines.repository import get_view
@@ -101,13 +101,13 @@ def backfill(
     start_ms, end_ms = parse_time(start), parse_time(end)
     if end_ms <= start_ms:
         raise typer.BadParameter(f"--end {end} must be after --start {start}")
-    if v.join is not None:
-        raise typer.BadParameter(
-            f"{v.name} joins {v.join.table.topic} as of each event's time; only the live feature job computes it"
-        )
     store = DeltaOfflineStore.from_settings(load_settings())
-    with console.status(f"backfilling {v.name} ..."):
-        result = backfill_view(store, v, start_ms=start_ms, end_ms=end_ms)
+    try:
+        with console.status(f"backfilling {v.name} ..."):
+            result = backfill_view(store, v, start_ms=start_ms, end_ms=end_ms)
+    except NoEventsError as exc:
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(1) from None
     if result.written:
         console.print(
             f"[green]✓[/] {result.rows:,} rows of {v.name} into {result.table} in {result.seconds:.1f} s "
@@ -128,28 +128,33 @@ def _secs(ms: int) -> str:
 def seed(
     records: Annotated[int, typer.Option("--transactions", min=1, help="Generated transactions.")] = 100_000,
     rate: Annotated[float, typer.Option(help="Transactions per second of event time.")] = 5.0,
-    customers: Annotated[int, typer.Option(help="Customers in the generated population.")] = 2_000,
-    seed_value: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 0,
+    seed_value: Annotated[int, typer.Option("--seed", help="Seed of the event stream.")] = 0,
     fraud_rate: Annotated[float, typer.Option(help="Share of fraudulent transactions.")] = 0.02,
 ) -> None:
-    """Write a generated history (ending now) straight into the offline store and backfill every view
-    from it: a first model can be trained without streaming days of traffic through Kafka."""
+    """Write a generated history (ending now) of the bank database's customers (RTML_BANK_SEED,
+    RTML_BANK_CUSTOMERS) straight into the offline store, with the bank's snapshot for customer_profile, and
+    backfill every view from it: a first model can be trained without streaming days of traffic through Kafka."""
     from feature_pipelines.offline.delta_store import DeltaOfflineStore
-    from feature_pipelines.repository import WINDOWED_VIEWS
+    from feature_pipelines.repository import FEATURE_VIEWS
     from rtml.datagen.config import GeneratorConfig
     from rtml.datagen.history import seed_history
     from rtml.settings import load_settings
 
+    settings = load_settings()
     now = int(time.time() * 1000)
     span_ms = int(records / rate * 1000)
     config = GeneratorConfig(
-        start_ts=now - span_ms, seed=seed_value, rate=rate, n_customers=customers, fraud_rate=fraud_rate
+        start_ts=now - span_ms,
+        seed=seed_value,
+        population_seed=settings.bank_seed,
+        n_customers=settings.bank_customers,
+        n_merchants=settings.bank_merchants,
+        rate=rate,
+        fraud_rate=fraud_rate,
     )
-    store = DeltaOfflineStore.from_settings(load_settings())
+    store = DeltaOfflineStore.from_settings(settings)
     with console.status("seeding the offline store ...") as status:
-        result = seed_history(
-            store, config, records, list(WINDOWED_VIEWS.values()), progress=lambda m: status.update(m)
-        )
+        result = seed_history(store, config, records, list(FEATURE_VIEWS.values()), progress=lambda m: status.update(m))
     console.print(
         f"[green]✓[/] {result.transactions:,} transactions ({result.frauds:,} fraud) and {result.labels:,} labels "
         f"in {result.seconds:.1f} s; backfilled " + ", ".join(f"{b.view} ({b.rows:,} rows)" for b in result.backfills)

@@ -37,7 +37,6 @@ class MonitorConfig:
     label_ttl_ms: int = 1_200_000
     outcomes_window: int = 2000
     error_adwin_delta: float = 1e-4
-    threshold: float = 0.5  # the scorer's threshold, reported beside precision
     features: tuple[str, ...] = ()  # fnmatch patterns of the features watched; empty: all of the reference's
 
     def __post_init__(self) -> None:
@@ -59,7 +58,6 @@ class MonitorConfig:
             cooldown_ms=s.monitor_cooldown_ms,
             label_ttl_ms=s.monitor_label_ttl_ms,
             outcomes_window=s.monitor_outcomes_window,
-            threshold=s.scorer_threshold,
             features=tuple(s.monitor_features),
         )
 

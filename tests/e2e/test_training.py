@@ -72,6 +72,8 @@ def test_train_registers_a_champion_with_lineage(stack: tuple[Settings, dict[str
         "labels/transactions",
         "features/customer_txn_stats",
         "features/merchant_txn_stats",
+        "features/customer_profile",  # the bank's snapshot, written by the seed
+        "features/customer_limit_usage",  # backfilled against it
     }
     assert registry.reference_profile("fraud", "1") is not None
 

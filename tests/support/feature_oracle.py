@@ -13,7 +13,7 @@ from feature_pipelines.definitions import Aggregation, FeatureView
 def _aggregate(agg: Aggregation, events: list[Any]) -> float | int | None:
     if agg.function == "count":
         return len(events)
-    values = [getattr(e, agg.column) for e in events]  # type: ignore[arg-type]
+    values = [v for e in events if (v := getattr(e, agg.column)) is not None]  # type: ignore[arg-type]  # SQL skips NULL
     if agg.function == "sum":
         return sum(values) if values else 0
     if agg.function == "count_distinct":
@@ -30,7 +30,9 @@ def _aggregate(agg: Aggregation, events: list[Any]) -> float | int | None:
         mean = sum(values) / len(values)
         return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
     if agg.function == "last":
-        return max(events, key=lambda e: e.ts).__getattribute__(agg.column)  # type: ignore[arg-type]
+        return max((e for e in events if getattr(e, agg.column) is not None), key=lambda e: e.ts).__getattribute__(
+            agg.column  # type: ignore[arg-type]
+        )
     raise ValueError(agg.function)
 
 

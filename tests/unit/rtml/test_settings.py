@@ -66,6 +66,8 @@ def test_config_file_location_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_
         ("RTML_KAFKA_PORT", "70000", ["RTML_KAFKA_PORT", "65535", "70000"]),
         ("RTML_REDIS_PORT", "abc", ["RTML_REDIS_PORT", "integer", "abc"]),
         ("RTML_MODELS", '["fraud/v2"]', ["RTML_MODELS", "fraud/v2", "topic name"]),
+        ("RTML_SCORER_THRESHOLD", "1.5", ["RTML_SCORER_THRESHOLD", "[0, 1]", "'model'", "1.5"]),
+        ("RTML_SCORER_THRESHOLD", "high", ["RTML_SCORER_THRESHOLD", "[0, 1]", "'model'", "high"]),
     ],
 )
 def test_bad_setting_gives_one_clear_line(
@@ -78,6 +80,15 @@ def test_bad_setting_gives_one_clear_line(
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_the_scorer_threshold_is_each_models_own_unless_a_score_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serving.config import ScorerConfig
+
+    assert load_settings().scorer_threshold == "model"
+    assert ScorerConfig.from_settings(load_settings(), "fraud", "events.transactions").threshold is None
+    monkeypatch.setenv("RTML_SCORER_THRESHOLD", " 0.3 ")
+    assert ScorerConfig.from_settings(load_settings(), "fraud", "events.transactions").threshold == 0.3
 
 
 def test_unknown_setting_in_file_is_refused(tmp_path: Path) -> None:

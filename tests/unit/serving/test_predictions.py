@@ -23,11 +23,10 @@ def test_one_prediction_per_scored_event_with_version_label_features_and_missing
     scored = [
         Scored("7", np.array([0, 2]), np.array([0.2, 0.5], np.float32)),
         Scored("8", np.array([3]), np.array([float("nan")], np.float32)),
+        Scored("9", np.array([1]), np.array([0.2], np.float32), threshold=0.15),  # a version's own threshold
     ]
-    predictions, failed = build_predictions(
-        events, matrix, scored, model="fraud", threshold=0.5, scored_at_ms=123, latency_ms=1.5
-    )
-    assert [(p.event_id, p.version, p.label) for p in predictions] == [("e0", "7", 0), ("e2", "7", 1)]
+    predictions, failed = build_predictions(events, matrix, scored, model="fraud", scored_at_ms=123, latency_ms=1.5)
+    assert [(p.event_id, p.version, p.label) for p in predictions] == [("e0", "7", 0), ("e1", "9", 1), ("e2", "7", 1)]
     first = predictions[0]
     assert first.ts == records[0].ts and first.scored_at == 123 and first.latency_ms == 1.5 and not first.shadow
     assert first.features_missing == [
@@ -39,7 +38,7 @@ def test_one_prediction_per_scored_event_with_version_label_features_and_missing
     assert list(first.features) == list(SERVICE.feature_names) and first.features["amount"] == 10.0
     assert first.features["customer_txn_stats__count_5m"] == 0.0
     assert first.features["customer_txn_stats__mean_amount_5m"] is None
-    assert list(failed) == [3] and "gave score nan" in str(failed[3])  # event 1 was not scored at all
+    assert list(failed) == [3] and "gave score nan" in str(failed[3])
 
     codec = codec_for("predictions.fraud")
     assert codec.decode(codec.encode(first)) == first

@@ -106,3 +106,17 @@ def test_native_tensorrt_engine_scores_like_onnx_runtime(model_path: Path, tmp_p
     x[5, 0] = np.nan
     np.testing.assert_allclose(engine.predict(x), OnnxRuntimeModel(model_path).predict(x), rtol=1e-3, atol=1e-5)
     assert list(tmp_path.glob("*.plan"))  # cached for the next start
+
+
+def test_a_threshold_that_is_not_a_score_is_refused_at_load(tmp_path: Path) -> None:
+    import onnx
+
+    path = write_linear_onnx(tmp_path / "m.onnx", NAMES, WEIGHTS, threshold=0.2)
+    assert load_runtime(path, RuntimeConfig()).threshold == pytest.approx(0.2)
+    proto = onnx.load(str(path))
+    for prop in proto.metadata_props:
+        if prop.key == "rtml.threshold":
+            prop.value = "high"
+    onnx.save(proto, str(path))
+    with pytest.raises(ValueError, match="rtml.threshold is 'high', not a score"):
+        load_runtime(path, RuntimeConfig())

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import pytest
 
 from feature_pipelines.online.memory import InMemoryOnlineStore
 from feature_pipelines.repository import get_service
@@ -115,8 +116,9 @@ class FakeUpdates:
 
 
 def loaded(source: ModelSource) -> LoadedModel:
-    score = {"1": 0.2, "2": 0.9, "nan": float("nan")}.get(source.version, 0.7)
-    return LoadedModel(source, ConstantRuntime(score, SERVICE.feature_names))
+    score = {"1": 0.2, "2": 0.9, "nan": float("nan"), "own": 0.3}.get(source.version, 0.7)
+    own = 0.25 if source.version == "own" else None  # a version that carries its own threshold
+    return LoadedModel(source, ConstantRuntime(score, SERVICE.feature_names, threshold=own))
 
 
 def make_scorer(
@@ -131,9 +133,8 @@ def make_scorer(
         updates_topic="models.updates",
         group="g",
         policy=BatchPolicy(100, 0),
-        threshold=0.5,
         runtime=RuntimeConfig(),
-        **config,
+        **{"threshold": None, **config},
     )
     champion = ModelSlot("champion", loaded, background=False)
     champion.load_now(ModelSource("fraud", "1", "champion", "-", "-"))
@@ -186,6 +187,23 @@ def test_a_new_model_scores_from_the_batch_after_the_update_never_inside_one() -
     versions = [[p.version for _, p in batch] for batch in delivery.committed]
     assert versions == [["1", "1", "1"], ["2", "2", "2"]]
     assert [r.versions for r in reports] == [{"champion": "1"}, {"champion": "2"}]
+
+
+@pytest.mark.parametrize(("configured", "label"), [(None, 1), (0.5, 0)])
+def test_labels_follow_the_versions_own_threshold_unless_one_is_configured(
+    configured: float | None, label: int
+) -> None:
+    polls = [[message(transaction(0), 0)], [message(transaction(1), 1)]]
+    scorer, _, delivery, stop = make_scorer(polls, threshold=configured)
+
+    def after(report: BatchReport) -> None:  # then a version whose threshold (0.25) is under its score (0.3)
+        scorer.updates.pending.append(ModelUpdate("fraud", "own", "champion", "/m/own.onnx", "a" * 64, 1))  # type: ignore[union-attr]
+
+    scorer.on_batch = after
+    scorer.run(stop)
+    (first,), (second,) = ([p for _, p in batch] for batch in delivery.committed)
+    assert (first.version, first.score, first.label) == ("1", np.float32(0.2), 0)  # no threshold of its own: 0.5
+    assert (second.version, second.label) == ("own", label)
 
 
 def test_an_aborted_batch_is_rewound_and_scored_again_once() -> None:

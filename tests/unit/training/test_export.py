@@ -102,3 +102,17 @@ def test_check_parity_compares_probabilities(trained: FraudMLP, test_rows: np.nd
 def test_feature_names_must_match_the_inputs(trained: FraudMLP, test_rows: np.ndarray, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="3 feature names for a model with 4 inputs"):
         export_onnx(trained, tmp_path / "model.onnx", ["a", "b", "c"], test_rows)
+
+
+def test_the_threshold_rides_in_the_metadata_and_the_runtime_reads_it(
+    trained: FraudMLP, test_rows: np.ndarray, small_set: TrainingSet, tmp_path: Path
+) -> None:
+    from serving.runtime import RuntimeConfig, load_runtime
+
+    with_threshold, without = tmp_path / "t.onnx", tmp_path / "n.onnx"
+    export_onnx(trained, with_threshold, small_set.feature_names, test_rows, threshold=0.0734)
+    export_onnx(trained, without, small_set.feature_names, test_rows)
+    assert load_runtime(with_threshold, RuntimeConfig()).threshold == pytest.approx(0.0734)
+    assert load_runtime(without, RuntimeConfig()).threshold is None
+    with pytest.raises(ValueError, match="threshold is a score"):
+        export_onnx(trained, tmp_path / "bad.onnx", small_set.feature_names, test_rows, threshold=1.5)
