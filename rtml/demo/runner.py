@@ -84,7 +84,7 @@ class DemoOptions:
 #   1 h and 24 h counts too, so it shifts from the training scores before the drift begins (a KS of ~0.2-0.25 on
 #   the score in the first minute of live traffic); the monitor still reports it.
 # - The trigger retrains on the shift quickly, on a window where the post-drift period dominates (30 s
-#   before the drift, then at least 8,000 labelled events after it), so the split's training part holds
+#   before the drift, then at least 12,000 labelled events after it), so the split's training part holds
 #   post-drift data and its newest slices (validation, the gate's test) are all post-drift. Those events are
 #   40 s old at least: a fraud's label comes ~20 s after it (lognormal, 95 % within 40 s), a purchase's ~8 s,
 #   so younger events hold their legit labels and few of their frauds (a gate's test slice had 6 of ~27).
@@ -99,7 +99,7 @@ DEMO_ENVIRONMENT = {
     "RTML_RETRAIN_HISTORY_S": "30",
     "RTML_RETRAIN_LABEL_MATURITY_S": "40",
     "RTML_GATE_NOISE_Z": "1.645",
-    "RTML_RETRAIN_MIN_NEW_LABELS": "8000",
+    "RTML_RETRAIN_MIN_NEW_LABELS": "12000",
     "RTML_RETRAIN_CHECK_INTERVAL_S": "5",
     "RTML_RETRAIN_MAX_LABEL_WAIT_S": "240",
     "RTML_RETRAIN_EPOCHS": "20",

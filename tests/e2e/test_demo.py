@@ -51,6 +51,7 @@ def _demo(settings: Settings) -> Iterator[tuple[Settings, subprocess.CompletedPr
             "--seed", "11",
             timeout=1500,
         )  # fmt: skip
+        print(run.stdout[-3000:])  # the demo's summary table (shown with -s, or on a failure)
         yield settings, run
     finally:
         run_rtml(env, "down", timeout=180)
