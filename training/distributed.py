@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import random
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+log = logging.getLogger(__name__)
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 
 
@@ -70,7 +72,13 @@ def init_distributed(choice: DeviceChoice = "auto") -> Distributed:
 
 
 def shutdown(where: Distributed) -> None:
+    """Leave the process group together: a rank that tears gloo down while a peer still works (rank 0 exporting
+    the model) could abort in the teardown ("terminate called without an active exception", exit -6 in CI)."""
     if where.active and dist.is_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError as exc:  # a peer is gone already: nothing to wait for
+            log.warning("rank %d: no barrier before leaving the process group: %s", where.rank, exc)
         dist.destroy_process_group()
 
 
