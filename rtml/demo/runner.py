@@ -208,6 +208,7 @@ class DemoRunner:
         try:
             return DemoTraffic(self.settings, config, o.history, bank=(self.bank_rows, self.bank_session))
         except ValueError as exc:  # the database was seeded from another population
+            self.close_bank()
             raise DemoError(str(exc)) from None
 
     def bootstrap(self, traffic: DemoTraffic) -> str:
