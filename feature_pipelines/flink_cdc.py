@@ -30,6 +30,8 @@ from feature_pipelines.sql_validation import (
     dead_letter_headers,
     extracted_fields,
     ident,
+    json_field,
+    json_fields_call,
     quote,
     startup_options,
 )
@@ -118,7 +120,9 @@ def checked_view(source: ChangelogSource, columns: tuple[str, ...], json_fields:
     """Each non-tombstone record with ``err``: NULL when valid, else ``'<rule>|<path>'`` of the first broken rule."""
     scalars = _scalar(source, columns)
     fields = extracted_fields(source.schema, scalars)
-    items = ",\n    ".join(f"`rm`[{quote(c)}] AS {column(c)}" for c in scalars)
+    items = ",\n    ".join(f"{json_field('`rm`', source.schema, scalars, c)} AS {column(c)}" for c in scalars)
+    row = "CASE WHEN `op` = 'd' THEN JSON_QUERY(`s`, '$.before') ELSE JSON_QUERY(`s`, '$.after') END"
+    parse = json_fields_call(json_fields, f"CAST({row} AS BYTES)", source.schema, scalars)
     whens = [
         "WHEN NOT (`s` IS JSON OBJECT) THEN 'json|$'",
         f"WHEN `op` IS NULL OR `op` NOT IN ({', '.join(quote(o) for o in _OPS)}) THEN 'enum|$.op'",
@@ -141,8 +145,7 @@ FROM (
   SELECT *,
     {items}
   FROM (
-    SELECT *, {json_fields}(CAST(
-      CASE WHEN `op` = 'd' THEN JSON_QUERY(`s`, '$.before') ELSE JSON_QUERY(`s`, '$.after') END AS BYTES)) AS `rm`
+    SELECT *, {parse} AS `rm`
     FROM (
       SELECT *, JSON_VALUE(`s`, '$.op') AS `op`,
         CASE WHEN JSON_VALUE(`s`, '$.op') = 'd' THEN 'before' ELSE 'after' END AS `side`

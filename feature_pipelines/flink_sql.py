@@ -29,6 +29,8 @@ from feature_pipelines.sql_validation import (
     extracted_fields,
     extraction,
     ident,
+    json_field,
+    json_fields_call,
     quote,
     startup_options,
     validation_case,
@@ -78,8 +80,9 @@ def _interval(window_ms: int) -> str:
     return f"INTERVAL '{window_ms // 1000}' SECOND(9)"
 
 
-def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
-    ts = f"{JSON_FIELDS}(`raw`)[{quote(source.event_time_field)}]"
+def _kafka_source(source: Source, fields: list[str], kafka: KafkaOptions) -> str:
+    m = json_fields_call(JSON_FIELDS, "`raw`", source.schema, fields)
+    ts = json_field(m, source.schema, fields, source.event_time_field)
     delay_ms = int(source.watermark_delay.total_seconds() * 1000)
     return f"""CREATE TABLE `src_{ident(source.name)}` (
   `k` BYTES,
@@ -105,6 +108,7 @@ def _kafka_source(source: Source, kafka: KafkaOptions) -> str:
 
 def _checked_view(source: Source, fields: list[str]) -> str:
     items = ",\n    ".join(extraction(source.schema, fields))
+    parse = json_fields_call(JSON_FIELDS, "`raw`", source.schema, fields)
     return f"""CREATE TEMPORARY VIEW `checked_{ident(source.name)}` AS
 SELECT *,
   {validation_case(source.schema, fields)} AS `err`,
@@ -112,7 +116,7 @@ SELECT *,
 FROM (
   SELECT `k`, `raw`, `partition`, `offset`, `event_ts`,
     {items}
-  FROM (SELECT *, {JSON_FIELDS}(`raw`) AS `m` FROM `src_{ident(source.name)}`)
+  FROM (SELECT *, {parse} AS `m` FROM `src_{ident(source.name)}`)
 )"""
 
 
@@ -271,7 +275,9 @@ def _compile_windowed(views: list[FeatureView], kafka: KafkaOptions, job: Featur
         fields += view.event_columns
     for source, fields in sources.values():
         unique = list(dict.fromkeys(fields))
-        job.ddl.extend([_kafka_source(source, kafka), _checked_view(source, unique), _valid_view(source, unique)])
+        job.ddl.extend(
+            [_kafka_source(source, unique, kafka), _checked_view(source, unique), _valid_view(source, unique)]
+        )
         job.ddl.append(_dlq_sink(source, kafka))
         job.inserts.append(_dlq_insert(source))
     for view in views:

@@ -4,7 +4,7 @@ The Flink job reads each event's raw value and must route what does not parse or
 ``dlq.<topic>`` instead of dropping it. A Python UDF calling the schema's codec would be exact but
 runs an order of magnitude below the job's input rate, and checking every field with its own JSON
 function parses the document once per check (measured: ~4k events/s). So the job parses each record
-once (``RTML_JSON_FIELDS``, a Java function giving the top-level fields as a map; Flink's own
+once (``RTML_JSON_FIELDS``, a Java function giving the fields it is asked for as an array; Flink's own
 ``JSON_VALUE`` parses the whole document for every field) and checks the schema's rules for the fields
 it reads on their text:
 required, integer/number syntax, numeric bounds, string lengths, literal sets, the type tag, and that
@@ -12,7 +12,7 @@ the value is a JSON object. The rules come from the schema itself, so there is n
 to drift (docs/decisions/0005).
 
 Not checked here, because the job does not read them: fields no feature uses (every Python consumer
-still validates whole records with the codec). A JSON null is left out of the map like a missing key,
+still validates whole records with the codec). A JSON null reads as NULL like a missing key,
 so a null in a required field reports rule ``required`` where the codec says ``type``.
 """
 
@@ -132,16 +132,37 @@ def extracted_fields(schema: type[msgspec.Struct], names: Iterable[str]) -> list
     return out
 
 
-def extraction(schema: type[msgspec.Struct], names: Iterable[str], m: str = "`m`") -> list[str]:
-    """SELECT items over ``m``, the record's top-level fields as a ``MAP<STRING, STRING>`` from one parse
-    (``RTML_JSON_FIELDS``, NULL when the value is not one JSON object): the object check, the type tag,
-    and each field's text."""
+def json_names(schema: type[msgspec.Struct], names: Iterable[str]) -> list[str]:
+    """The top-level fields ``RTML_JSON_FIELDS`` is asked for, in its result's order: the type tag (when the
+    schema has one), then each field once."""
     info = mi.type_info(schema)
     assert isinstance(info, mi.StructType)
+    tag = [info.tag_field] if info.tag_field is not None else []
+    return list(dict.fromkeys([*tag, *names]))
+
+
+def json_fields_call(function: str, raw: str, schema: type[msgspec.Struct], names: Iterable[str]) -> str:
+    """``RTML_JSON_FIELDS(raw, 'a', 'b', ...)``: the fields' text as an ``ARRAY<STRING>`` from one parse, NULL
+    when the value is not one JSON object. Every call over a record names the same fields, so the function's
+    per-thread cache serves them all from one parse."""
+    return f"{function}({raw}, {', '.join(quote(n) for n in json_names(schema, names))})"
+
+
+def json_field(m: str, schema: type[msgspec.Struct], names: Iterable[str], name: str) -> str:
+    """One field's text out of ``m``, the result of ``json_fields_call`` over the same names (1-based)."""
+    return f"{m}[{json_names(schema, names).index(name) + 1}]"
+
+
+def extraction(schema: type[msgspec.Struct], names: Iterable[str], m: str = "`m`") -> list[str]:
+    """SELECT items over ``m``, the record's fields from one parse (``json_fields_call`` over the same names):
+    the object check, the type tag, and each field's text."""
+    info = mi.type_info(schema)
+    assert isinstance(info, mi.StructType)
+    names = list(names)
     items = [f"{m} IS NOT NULL AS `is_object`"]
     if info.tag_field is not None:
-        items.append(f"{m}[{quote(info.tag_field)}] AS `tag`")
-    items += [f"{m}[{quote(name)}] AS {column(name)}" for name in dict.fromkeys(names)]
+        items.append(f"{json_field(m, schema, names, info.tag_field)} AS `tag`")
+    items += [f"{json_field(m, schema, names, name)} AS {column(name)}" for name in dict.fromkeys(names)]
     return items
 
 

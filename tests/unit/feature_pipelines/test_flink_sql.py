@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from feature_pipelines.definitions import ChangelogView, FeatureView
 from feature_pipelines.flink_sql import KafkaOptions, compile_feature_job
 from feature_pipelines.repository import FEATURE_VIEWS
@@ -42,3 +44,14 @@ def test_validation_covers_the_rules_of_the_fields_read() -> None:
     assert "$.customer_id" not in case  # not read, not checked here (the codec checks it elsewhere)
     types = {f.name: f.sql_type for f in extracted_fields(Transaction, ["ts", "amount", "channel"])}
     assert types == {"ts": "BIGINT", "amount": "DOUBLE", "channel": "STRING"}
+
+
+def test_every_parse_of_a_source_names_the_same_fields_so_one_parse_serves_them_all() -> None:
+    script = compile_feature_job(list(FEATURE_VIEWS.values()), KafkaOptions("b:9092")).script()
+    calls = re.findall(r"RTML_JSON_FIELDS\(`raw`, ([^)]*)\)", script)
+    assert len(calls) == 2 and len(set(calls)) == 1  # the watermark's event time and the checks
+    names = [n.strip().strip("'") for n in calls[0].split(",")]
+    assert names[0] == "type" and len(names) == len(set(names))
+    for i, name in enumerate(names, start=1):  # each field reads its own element
+        column = "`tag`" if name == "type" else f"`f_{name}`"
+        assert f"`m`[{i}] AS {column}" in script
