@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     scorer_instance_id: str | None = None
     scorer_transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
     scorer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # At-least-once: acknowledged offsets are committed at most this often (0: after every batch). A crash
+    # scores at most this much again; a stop or a rebalance commits everything first.
+    scorer_commit_interval_ms: float = Field(default=100.0, ge=0.0, le=60_000.0)
     # How long the broker holds an empty fetch: it bounds how late the scorer sees a new event. The
     # client's default (500 ms) measured at ~50 ms per hop here; 10 ms gives ~2 ms (tests/benchmarks/bench_scorer.py).
     scorer_fetch_wait_max_ms: int = Field(default=10, ge=1, le=500)

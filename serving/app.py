@@ -137,7 +137,9 @@ def build_scorer(
         # A micro-batch is already a batch: any linger only adds latency. librdkafka's linger.ms=1 measured
         # p50 9.7 ms per hop here against 0.7 ms with 0 (tests/benchmarks/bench_scorer.py, decision 0009).
         producer = Producer(producer_config(settings, **{"linger.ms": 0}, **LOW_LATENCY))
-        delivery = AtLeastOnceDelivery(producer, consumer, config.component)
+        delivery = AtLeastOnceDelivery(
+            producer, consumer, config.component, commit_interval_s=config.commit_interval_ms / 1000
+        )
     return Scorer(
         config,
         service,

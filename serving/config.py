@@ -30,6 +30,7 @@ class ScorerConfig:
     canary_alias: str = "challenger"
     session_timeout_ms: int = 10_000
     fetch_wait_max_ms: int = 10
+    commit_interval_ms: float = 100.0
     transaction_timeout_ms: int = 60_000
     metrics_port: int | None = None
 
@@ -89,6 +90,7 @@ class ScorerConfig:
             canary_alias=settings.scorer_canary_alias,
             session_timeout_ms=settings.scorer_session_timeout_ms,
             fetch_wait_max_ms=settings.scorer_fetch_wait_max_ms,
+            commit_interval_ms=settings.scorer_commit_interval_ms,
             transaction_timeout_ms=settings.scorer_transaction_timeout_ms,
             metrics_port=settings.scorer_metrics_port,
         )

@@ -202,11 +202,10 @@ class Scorer:
         batch.reject({**matrix.failed, **failed})
 
         self.delivery.begin()
-        for p in predictions:
-            self.delivery.produce(c.predictions_topic, p.event_id, self.encode(p))
+        encode = self.encode
+        self.delivery.produce_many(c.predictions_topic, [(p.event_id, encode(p)) for p in predictions])
         if shadows is not None:
-            for p in shadows[0]:
-                self.delivery.produce(c.shadow_topic, p.event_id, self.encode(p))
+            self.delivery.produce_many(c.shadow_topic, [(p.event_id, encode(p)) for p in shadows[0]])
             if shadows[1]:
                 m.SHADOW_FAILURES.labels(c.model).inc(len(shadows[1]))
         for rejected in batch.rejected:

@@ -218,19 +218,30 @@ def raw_pipe_rate(settings: Settings, source: str, sink: str, n: int) -> float:
     return n / elapsed
 
 
-def scorer_rate(settings: Settings, model: Path, source: str, n: int, *extra: str) -> float:
+def scorer_rate(settings: Settings, model: Path, source: str, n: int, *extra: str) -> tuple[float, float]:
+    """Events/s at saturation, and the scorer process's CPU time per event (user + system, from its first
+    prediction to its last: start-up excluded), which the other processes on the cores do not skew."""
     sink = topic(settings, "predictions.fraud.bench")
     subscriber = Subscriber(settings, sink)
     subscriber.start()
     process = start_scorer(settings, model, source, sink, *extra)
     try:
         assert subscriber.wait(1, 120), log_tail(settings, source)
+        cpu_first = cpu_seconds(process.pid)
         assert subscriber.wait(n, 600), f"{len(subscriber.arrivals)} of {n} predictions"
+        cpu_last = cpu_seconds(process.pid)
     finally:
         stop(process)
         subscriber.done.set()
     first, last = subscriber.arrivals[0], subscriber.arrivals[n - 1]
-    return (n - sum(1 for a in subscriber.arrivals[:n] if a == first)) / (last - first)
+    scored = n - sum(1 for a in subscriber.arrivals[:n] if a == first)
+    return scored / (last - first), (cpu_last - cpu_first) / max(scored, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scorer_means_ms(port: int) -> tuple[float, float]:
@@ -338,8 +349,11 @@ def test_scorer_throughput_latency_and_parts(stack_settings: Settings, model_pat
     raw = raw_pipe_rate(settings, source, topic(settings, "bench.raw"), EVENTS)
     print(f"  consume -> produce pipe (no scoring; flush, async commit):     {raw:>9,.0f} records/s")
     for label, extra in (("at-least-once", ()), ("exactly-once", ("--exactly-once", "--instance", "bench"))):
-        rate = scorer_rate(settings, model_path, source, EVENTS, *extra)
-        print(f"  scorer, {label:<14} at saturation:{'':<22}{rate:>9,.0f} events/s  ({rate / raw:.0%} of the pipe)")
+        rate, cpu = scorer_rate(settings, model_path, source, EVENTS, *extra)
+        print(
+            f"  scorer, {label:<14} at saturation:{'':<22}{rate:>9,.0f} events/s  ({rate / raw:.0%} of the pipe; "
+            f"{cpu * 1e6:.0f} us of scorer CPU per event)"
+        )
 
     # End-to-end latency at a steady rate.
     p50, p99, n, _ = paced_latency(settings, None, 1000, 5.0)

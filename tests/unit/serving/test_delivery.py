@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError
 
 from serving.batching import Rejected
 from serving.delivery import AtLeastOnceDelivery, DeliveryFailed
@@ -24,6 +25,11 @@ class FakeMessage:
         return self._topic
 
 
+class QueueFull:
+    def code(self) -> int:
+        return KafkaError._QUEUE_FULL
+
+
 class FakeProducer:
     """Holds delivery callbacks until ``ack`` (or poll/flush with ``auto``) fires them."""
 
@@ -32,10 +38,21 @@ class FakeProducer:
         self.produced: list[tuple[str, bytes, Any]] = []
         self.auto = False
         self.fail_topics: set[str] = set()
+        self.room: int | None = None  # records the local queue takes before it is full
 
     def produce(self, topic: str, value: bytes, key: Any, headers: Any = None, on_delivery: Any = None) -> None:
         self.produced.append((topic, value, headers))
         self.pending.append((topic, on_delivery))
+
+    def produce_batch(self, topic: str, messages: list[dict[str, Any]], on_delivery: Any = None) -> int:
+        """Queues up to ``room`` records (None: all) and marks the rest as librdkafka does."""
+        room = len(messages) if self.room is None else self.room
+        for m in messages[:room]:
+            self.produce(topic, m["value"], m["key"], on_delivery=on_delivery)
+        for m in messages[room:]:
+            m["_error"] = QueueFull()
+        self.room = None if self.room is None else self.room - min(room, len(messages))
+        return min(room, len(messages))
 
     def ack(self, n: int | None = None) -> None:
         n = len(self.pending) if n is None else n
@@ -46,6 +63,8 @@ class FakeProducer:
     def poll(self, timeout: float = 0) -> int:
         if self.auto:
             self.ack()
+        if self.room is not None:  # serving delivery reports frees the queue
+            self.room += 1
         return 0
 
     def flush(self, timeout: float = 0) -> int:
@@ -61,9 +80,13 @@ class FakeConsumer:
         self.commits.append(({(tp.topic, tp.partition): tp.offset for tp in offsets}, asynchronous))
 
 
-def delivery(max_in_flight: int = 4) -> tuple[AtLeastOnceDelivery, FakeProducer, FakeConsumer]:
+def delivery(
+    max_in_flight: int = 4, commit_interval_s: float = 0.0, clock: Any = None
+) -> tuple[AtLeastOnceDelivery, FakeProducer, FakeConsumer]:
     producer, consumer = FakeProducer(), FakeConsumer()
-    return AtLeastOnceDelivery(producer, consumer, "scorer-test", max_in_flight), producer, consumer  # type: ignore[arg-type]
+    extra = {"clock": clock} if clock is not None else {}
+    d = AtLeastOnceDelivery(producer, consumer, "scorer-test", max_in_flight, commit_interval_s, **extra)  # type: ignore[arg-type]
+    return d, producer, consumer
 
 
 def test_offsets_are_committed_once_the_batch_and_those_before_it_are_acknowledged() -> None:
@@ -117,3 +140,38 @@ def test_the_pipeline_is_bounded() -> None:
     d.produce("p", "k", b"x")
     d.commit({("e", 0): 3})
     assert consumer.commits and consumer.commits[-1][0] == {("e", 0): 3}
+
+
+def test_a_batch_handed_over_at_once_waits_out_a_full_queue_and_counts_every_record() -> None:
+    d, producer, consumer = delivery()
+    producer.room = 2
+    d.begin()
+    d.produce_many("p", [(f"k{i}", f"{i}".encode()) for i in range(5)])
+    assert [value for _, value, _ in producer.produced] == [b"0", b"1", b"2", b"3", b"4"]  # once each, in order
+    d.commit({("e", 0): 5})
+    producer.ack(4)
+    d.poll()
+    assert consumer.commits == []  # one record of the batch is not acknowledged yet
+    producer.ack()
+    d.poll()
+    assert consumer.commits == [({("e", 0): 5}, True)]
+
+
+def test_acknowledged_offsets_are_committed_at_most_once_per_interval_and_all_on_close() -> None:
+    now = [0.0]
+    d, producer, consumer = delivery(commit_interval_s=0.1, clock=lambda: now[0])
+    producer.auto = True
+    for i in range(3):
+        d.begin()
+        d.produce_many("p", [("k", b"x")])
+        d.commit({("e", 0): i + 1})
+        now[0] += 0.04
+    assert consumer.commits == [({("e", 0): 1}, True)]  # the first at once, the next two within 0.1 s of it
+    now[0] += 0.1
+    d.poll()
+    assert consumer.commits[-1] == ({("e", 0): 3}, True)
+    d.begin()
+    d.produce_many("p", [("k", b"x")])
+    d.commit({("e", 1): 7})
+    d.close()
+    assert consumer.commits[-1] == ({("e", 0): 3, ("e", 1): 7}, False)

@@ -83,6 +83,10 @@ class FakeDelivery:
     def produce(self, topic: str, key: Any, value: bytes, headers: Any = None) -> None:
         self.open.append((topic, PREDICTIONS.decode(value)))
 
+    def produce_many(self, topic: str, records: list[tuple[Any, bytes]]) -> None:
+        for key, value in records:
+            self.produce(topic, key, value)
+
     def dead_letter(self, rejected: Rejected) -> None:
         self.open.append((f"dlq.{rejected.topic}", rejected))
 
