@@ -15,6 +15,7 @@ import argparse
 import importlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -29,6 +30,36 @@ log = logging.getLogger("rtml.feature_job")
 
 def checkpoint_dir(settings: Settings) -> Path:
     return settings.state_dir / "flink" / "checkpoints"
+
+
+def flink_tmp_dir(settings: Settings) -> Path:
+    """This process's temp dir for the MiniCluster (its working dirs, blobs, the RPC system's jar), under the
+    data dir rather than /tmp: a killed job cannot clean up after itself, so each start removes the dirs of
+    processes that are gone."""
+    root = settings.state_dir / "flink" / "tmp"
+    for old in root.glob("*"):
+        if old.name.isdigit() and not _alive(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    mine = root / str(os.getpid())
+    mine.mkdir(parents=True, exist_ok=True)
+    return mine
+
+
+def use_tmp_dir(tmp: Path) -> dict[str, str]:
+    """Point the gateway JVM (started on PyFlink's first use, after this) at ``tmp``; the config entries that
+    go with it."""
+    os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Djava.io.tmpdir={tmp}".strip()
+    return {"io.tmp.dirs": str(tmp), "web.tmpdir": str(tmp)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -116,7 +147,8 @@ def build(settings: Settings, views: list[AnyView], *, bounded: bool):  # type: 
         if extra:
             os.environ["HADOOP_CLASSPATH"] = os.pathsep.join([*extra, os.environ.get("HADOOP_CLASSPATH", "")])
     conf = Configuration()
-    for key, value in flink_config(settings, restore=restore, metrics=not bounded).items():
+    config = {**flink_config(settings, restore=restore, metrics=not bounded), **use_tmp_dir(flink_tmp_dir(settings))}
+    for key, value in config.items():
         conf.set_string(key, value)
     env = TableEnvironment.create(
         EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -80,6 +81,15 @@ def torchrun_command(data: Path, out: Path, options: TrainOptions) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={options.nproc}", *args]
 
 
+def torchrun_env(tmp: Path) -> dict[str, str]:
+    """The environment of a local torchrun: one OpenMP thread per rank unless set, no rank variables inherited
+    from a caller, and ``TMPDIR`` at ``tmp`` (torchrun's ``torchelastic_*`` dirs stay behind in /tmp when a run
+    is killed; the caller removes ``tmp``)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
+    return {**env, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "TMPDIR": str(tmp)}
+
+
 def run_training(
     settings: Settings, model: str, options: TrainOptions, *, progress: Callable[[str], None] = log.info
 ) -> TrainOutcome:
@@ -115,8 +125,12 @@ def run_training(
     run_dir = root / "run"
     command = torchrun_command(data, run_dir, options)
     progress(f"training with {options.nproc} rank(s): {' '.join(command[1:6])} ...")
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    proc = subprocess.run(command, cwd=project_root(), env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(
+            command, cwd=project_root(), env=torchrun_env(root / "tmp"), capture_output=True, text=True
+        )
+    finally:
+        shutil.rmtree(root / "tmp", ignore_errors=True)
     (root / "train.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         last = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()][-1:] or ["(no output)"]

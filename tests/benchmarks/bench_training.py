@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 
 from tests.support.synthetic_training import write_synthetic  # noqa: E402
+from training.pipeline import torchrun_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 100_000
@@ -30,8 +31,7 @@ BATCH_SIZE = 512
 
 def train(data: Path, out: Path, ranks: int) -> dict[str, object]:
     """One torchrun training run; returns its run.json."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
-    env["OMP_NUM_THREADS"] = "1"
+    env = {**torchrun_env(out.parent / f"tmp-{out.name}"), "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(ranks),
         "-m", "training.train", "--data", str(data), "--out", str(out), "--epochs", str(EPOCHS),

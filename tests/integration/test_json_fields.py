@@ -4,8 +4,10 @@ top-level scalar fields as text in the order named; NULL for what is not exactly
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 NAMES = ["type", "ts", "amount", "customer_id", "missing", "ok", "n", "arr", "ts"]
 CASES = [
@@ -28,7 +30,7 @@ CASES = [
 ]
 
 
-def test_named_scalar_fields_from_one_parse_and_null_for_what_is_not_one_object() -> None:
+def test_named_scalar_fields_from_one_parse_and_null_for_what_is_not_one_object(tmp_path: Path) -> None:
     lines = "".join(json.dumps(raw) + "\n" for raw, _ in CASES)
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.json_fields_probe", ",".join(NAMES)],
@@ -36,6 +38,7 @@ def test_named_scalar_fields_from_one_parse_and_null_for_what_is_not_one_object(
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "RTML_DATA_DIR": str(tmp_path)},  # the MiniCluster's temp dirs go there
     )
     assert done.returncode == 0, done.stderr[-3000:]
     got = [json.loads(line) for line in done.stdout.splitlines()]

@@ -12,6 +12,7 @@ import sys
 from feature_pipelines.flink_sql import JSON_FIELDS, JSON_FIELDS_DDL
 from feature_pipelines.sql_validation import quote
 from rtml.settings import load_settings
+from stream_jobs.feature_job import flink_tmp_dir, use_tmp_dir
 
 
 def main() -> None:
@@ -20,8 +21,11 @@ def main() -> None:
 
     names = sys.argv[1].split(",")
     values = [json.loads(line) for line in sys.stdin if line.strip()]
-    jars = sorted((load_settings().lib_dir / "flink").glob("rtml-flink-udf*.jar"))
+    settings = load_settings()
+    jars = sorted((settings.lib_dir / "flink").glob("rtml-flink-udf*.jar"))
     conf = Configuration()
+    for key, value in use_tmp_dir(flink_tmp_dir(settings)).items():
+        conf.set_string(key, value)
     conf.set_string("pipeline.jars", ";".join(f"file://{j}" for j in jars))
     conf.set_string("parallelism.default", "1")
     env = TableEnvironment.create(EnvironmentSettings.new_instance().in_batch_mode().with_configuration(conf).build())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from tests.support.synthetic_training import FEATURES, LINEAGE, write_synthetic
 from training.artifact import onnx_feature_names
 from training.dataset import load_training_set, time_split
 from training.export import onnx_session
+from training.pipeline import torchrun_env
 from training.versions import sha256_file
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,8 +22,7 @@ RANKS = 2
 
 
 def torchrun(data: Path, out: Path, seed: int = 11) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
-    env["OMP_NUM_THREADS"] = "1"
+    env = {**torchrun_env(out.parent / f"tmp-{out.name}"), "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(RANKS),
         "-m", "training.train", "--data", str(data), "--out", str(out), "--seed", str(seed),
