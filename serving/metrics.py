@@ -7,11 +7,9 @@ shared ``rtml_dead_letters_total{component="scorer-<model>"}`` (``rtml.kafka.met
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 from prometheus_client import Counter, Histogram, Info
 
+from rtml.prometheus import observe_many  # noqa: F401  (the scorer's m.observe_many)
 from serving.model_slot import LoadedModel, SwapRejected
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -72,24 +70,6 @@ TRANSACTIONS_ABORTED = Counter(
 SHADOW_FAILURES = Counter(
     "rtml_scorer_shadow_failures_total", "Shadow scores that could not be recorded (non-finite)", ["model"]
 )
-
-
-def observe_many(child: Any, values: np.ndarray) -> None:
-    """``child.observe(v)`` for every ``v``, in one pass: a batch of 256 predictions costs one bucket
-    search instead of 256 Python calls. Uses prometheus_client's histogram internals (``_upper_bounds``,
-    ``_buckets``, ``_sum``, the same fields ``observe`` updates; a unit test holds the two equal) and
-    falls back to ``observe`` if they ever change."""
-    bounds, buckets, total = (getattr(child, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
-    if bounds is None or buckets is None or total is None:
-        for value in values.tolist():
-            child.observe(value)
-        return
-    if not len(values):
-        return
-    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
-    total.inc(float(values.sum()))
-    for i in np.flatnonzero(counts).tolist():
-        buckets[i].inc(int(counts[i]))
 
 
 def report_swap(role: str, old: LoadedModel | None, new: LoadedModel) -> None:

@@ -36,6 +36,16 @@ def split_by_view(batch: Iterable[Consumed], views_by_topic: Mapping[str, AnyVie
     written again. Records of one key come in offset order (one key, one partition), so applying
     deletions first and then upserts gives the same state as applying the records one by one.
     """
+    batch = list(batch)
+    if all(item.record is not None for item in batch):  # no tombstone (the usual batch): group by view only
+        by_view: dict[str, ViewChanges] = {}
+        for item in batch:
+            view = views_by_topic[item.topic]
+            changes = by_view.get(view.name)
+            if changes is None:
+                changes = by_view[view.name] = ViewChanges(view)
+            changes.rows.append(item)
+        return list(by_view.values())
     pending: dict[str, tuple[AnyView, dict[str, list[Consumed]], set[str]]] = {}
     for item in batch:
         view = views_by_topic[item.topic]

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram
 
-from serving.metrics import LATENCY_BUCKETS, observe_many
+from rtml.prometheus import observe_many
+from serving.metrics import LATENCY_BUCKETS
 
 
 def test_observe_many_counts_like_observe_one_by_one() -> None:
