@@ -76,7 +76,7 @@ class Delivery:
     def produce_many(self, topic: str, records: list[tuple[str | bytes | None, bytes]]) -> None:
         """Records without headers, handed to the producer in one call (``produce_batch``; one ``produce``
         call per record took a fifth of the scorer's time at saturation)."""
-        pending = [{"key": key, "value": value} for key, value in records]
+        pending: list[dict[str, Any]] = [{"key": key, "value": value} for key, value in records]
         callback = self._batch_callback()
         while pending:
             try:

@@ -30,6 +30,7 @@ from schemas.codec import RecordCodec
 from schemas.dlq import dead_letter_headers, dead_letter_topic
 from schemas.drift import DriftEvent
 from schemas.errors import SchemaError
+from stream_jobs.drift import faust_fix
 from stream_jobs.drift.bucketed import BucketedStore
 from stream_jobs.drift.config import DriftJobConfig
 from stream_jobs.drift.metrics import init_series, report, report_state
@@ -57,6 +58,7 @@ def build_app(
     ``checkpoint_every_s``: None takes ``config.checkpoint_interval_s``."""
     if checkpoint_every_s is None:
         checkpoint_every_s = config.checkpoint_interval_s
+    faust_fix.install()  # records fetched while a rebalance suspends the flow are read again, not skipped
     app = faust.App(
         config.group,
         broker=f"kafka://{bootstrap}",
