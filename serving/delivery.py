@@ -69,6 +69,7 @@ class Delivery:
         while True:
             try:
                 self.producer.produce(topic, value, key, headers=headers, on_delivery=callback)
+                self._queued(1)
                 return
             except BufferError:  # the local queue is full: serve delivery reports until it drains
                 self.producer.poll(0.05)
@@ -77,7 +78,7 @@ class Delivery:
         """Records without headers, handed to the producer in one call (``produce_batch``; one ``produce``
         call per record took a fifth of the scorer's time at saturation)."""
         pending: list[dict[str, Any]] = [{"key": key, "value": value} for key, value in records]
-        callback = self._batch_callback()
+        callback = self._callback()
         while pending:
             try:
                 queued = self.producer.produce_batch(topic, pending, on_delivery=callback)
@@ -93,11 +94,12 @@ class Delivery:
             if pending:  # the local queue is full: serve delivery reports until it drains
                 self.producer.poll(0.05)
 
-    def _batch_callback(self) -> Callable[[KafkaError | None, Message], None]:
+    def _callback(self) -> Callable[[KafkaError | None, Message], None]:
+        """The delivery report callback of the open batch's records."""
         raise NotImplementedError
 
     def _queued(self, n: int) -> None:
-        """``n`` records of the open batch were queued with ``_batch_callback``."""
+        """``n`` records of the open batch were queued with ``_callback``."""
 
     def dead_letter(self, rejected: Rejected) -> None:
         """The record as it came, to ``dlq.<topic>``, with the reason in headers."""
@@ -113,9 +115,6 @@ class Delivery:
         rule = error.rule if isinstance(error, SchemaError) else type(error).__name__
         DEAD_LETTERS.labels(self.component, rejected.topic, rule).inc()
         log.warning("dead-lettered %s[%d]@%d: %s", rejected.topic, rejected.partition, rejected.offset, error)
-
-    def _callback(self) -> Callable[[KafkaError | None, Message], None]:
-        raise NotImplementedError
 
     def commit(self, offsets: Mapping[Partition, int], on_durable: Durable | None = None) -> None:
         """After the batch's last record: make records and offsets durable together, or raise."""
@@ -175,10 +174,6 @@ class AtLeastOnceDelivery(Delivery):
         self._batch = _InFlight()
 
     def _callback(self) -> Callable[[KafkaError | None, Message], None]:
-        self._batch.outstanding += 1
-        return functools.partial(self._acked, self._batch)
-
-    def _batch_callback(self) -> Callable[[KafkaError | None, Message], None]:
         return functools.partial(self._acked, self._batch)
 
     def _queued(self, n: int) -> None:
@@ -260,9 +255,6 @@ class ExactlyOnceDelivery(Delivery):
         self._open = False
 
     def _callback(self) -> Callable[[KafkaError | None, Message], None]:
-        return self._delivered
-
-    def _batch_callback(self) -> Callable[[KafkaError | None, Message], None]:
         return self._delivered
 
     def _delivered(self, err: KafkaError | None, message: Message) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from feature_pipelines.definitions import AnyView
 from feature_pipelines.flink_sql import KafkaOptions, compile_feature_job
 from rtml.settings import Settings, load_settings
+from rtml.stack.process import alive
 
 log = logging.getLogger("rtml.feature_job")
 
@@ -38,7 +39,7 @@ def flink_tmp_dir(settings: Settings) -> Path:
     processes that are gone."""
     root = settings.state_dir / "flink" / "tmp"
     for old in root.glob("*"):
-        if old.name.isdigit() and not _alive(int(old.name)):
+        if old.name.isdigit() and not alive(int(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     mine = root / str(os.getpid())
     mine.mkdir(parents=True, exist_ok=True)
@@ -50,16 +51,6 @@ def use_tmp_dir(tmp: Path) -> dict[str, str]:
     go with it."""
     os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Djava.io.tmpdir={tmp}".strip()
     return {"io.tmp.dirs": str(tmp), "web.tmpdir": str(tmp)}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def latest_checkpoint(root: Path) -> Path | None:

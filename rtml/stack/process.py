@@ -108,11 +108,11 @@ class ManagedProcess:
             return False
         _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if alive(pid):
             _signal(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
         return True
@@ -150,7 +150,8 @@ def _start_time(pid: int) -> str | None:
     return fields[19]  # field 22 of stat(5); fields[0] is field 3
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (an exited child not yet reaped counts as gone)."""
     return _start_time(pid) is not None
 
 
