@@ -82,6 +82,9 @@ class DemoTraffic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._live_began = 0.0
+        self._end_lock = threading.Lock()
+        self._ended = False  # past ``end_ms``: labels only, until ``end_ms + label_tail_ms``
+        self.label_tail_ms = 0
         self.end_ms = NO_END  # paced traffic stops at this event (= wall) time; ``go_live``, ``extend`` move it
 
     def _send(self, item: GeneratedRecord) -> None:
@@ -121,11 +124,17 @@ class DemoTraffic:
         self._thread.start()
 
     def go_live(
-        self, duration_s: float, drift_after_s: float | None, bank_change_rate: float = 0.0, bank_seed: int = 0
+        self,
+        duration_s: float,
+        drift_after_s: float | None,
+        bank_change_rate: float = 0.0,
+        bank_seed: int = 0,
+        label_tail_s: float = 0.0,
     ) -> None:
         """The live part begins now and ends ``duration_s`` later; with ``drift_after_s``, the stream drifts
         after about that long (a transaction index: ``rate`` x ``drift_after_s`` transactions from now); with a
-        bank database and ``bank_change_rate`` > 0, changes to it begin now (drawn with ``bank_seed``)."""
+        bank database and ``bank_change_rate`` > 0, changes to it begin now (drawn with ``bank_seed``). After
+        the end, the labels of the transactions sent go on for ``label_tail_s``."""
         s, now = self.stats, int(time.time() * 1000)
         if self.bank is not None and bank_change_rate > 0:
             changes = BankChangeStream(self.bank[0], self.generator.config.countries, bank_seed)
@@ -136,6 +145,7 @@ class DemoTraffic:
             # two ahead of the count: the generator may have made the next transaction already (not the one after)
             index = s.transactions + max(2, round(self.rate * drift_after_s))
             self.generator.schedule_drift(index)
+        self.label_tail_ms = int(label_tail_s * 1000)
         self.end_ms = now + int(duration_s * 1000)
 
     @property
@@ -143,9 +153,24 @@ class DemoTraffic:
         """The index of the first drifted transaction (the generator's, as configured or scheduled)."""
         return self.generator.drift_at
 
-    def extend(self, seconds: float) -> None:
-        """Stream ``seconds`` longer than planned (the thread reads ``end_ms`` before each record)."""
-        self.end_ms += int(seconds * 1000)
+    def extend(self, seconds: float) -> bool:
+        """Stream ``seconds`` longer than planned (the thread reads ``end_ms`` before each record); False, and
+        nothing changes, once the end has passed (only the last labels go out then)."""
+        with self._end_lock:
+            if self._ended:
+                return False
+            self.end_ms += int(seconds * 1000)
+            return True
+
+    @property
+    def ended(self) -> bool:
+        """The transactions have ended; the labels due after them may still be going out."""
+        return self._ended
+
+    @property
+    def labels_until_ms(self) -> int:
+        """When the last labels go out (event = wall time)."""
+        return self.end_ms + self.label_tail_ms
 
     def stop(self) -> None:
         self._stop.set()
@@ -161,12 +186,20 @@ class DemoTraffic:
         try:
             first = self.pending
             assert first is not None, "produce_history first"
+            unsent: set[str] = set()  # transactions after the end: their labels do not go out either
             for item in self._continue(first):
                 if self._stop.is_set():
                     break
                 ts = item.record.ts
-                if ts > self.end_ms:
-                    break
+                with self._end_lock:
+                    self._ended = self._ended or ts > self.end_ms
+                if self._ended:
+                    if ts > self.labels_until_ms:
+                        break
+                    if item.topic_kind == "transaction":
+                        unsent.add(item.record.event_id)  # type: ignore[union-attr]
+                    if item.topic_kind != "label" or item.record.event_id in unsent:  # type: ignore[union-attr]
+                        continue
                 # event time is wall time: what producing the history took is caught up at full speed
                 delay = ts / 1000 - time.time()
                 if delay > 0 and self._stop.wait(delay):

@@ -61,3 +61,38 @@ def test_paced_traffic_continues_the_history_without_a_pause_and_drifts_after_go
     reference = TransactionGenerator(dataclasses.replace(config, drift_at=traffic.drift_at))
     expected = [i.record for i in reference.events(len(txs)) if i.topic_kind == "transaction"]
     assert [t.amount for t in txs] == [e.amount for e in expected]  # type: ignore[union-attr]
+
+
+def test_the_labels_of_the_last_transactions_still_go_out_after_the_end(tmp_path) -> None:
+    now = int(time.time() * 1000)
+    config = GeneratorConfig(
+        start_ts=now - 1_000, seed=7, rate=2000, daily_cycle=False, legit_label_delay_s=0.2, fraud_label_delay_s=0.6
+    )
+    traffic = DemoTraffic(Settings(home=tmp_path, data_dir=tmp_path), config, history=1000)
+    traffic.producer = collect = _Collect()  # type: ignore[assignment]
+    traffic.produce_history()
+    traffic.start_paced()
+    traffic.go_live(0.5, drift_after_s=None, label_tail_s=1.0)
+    deadline = time.monotonic() + 15
+    while traffic.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    traffic.stop()
+    assert traffic.stats.error is None and not traffic.running and traffic.ended
+    assert not traffic.extend(10)  # the end has passed: no more transactions
+    txs = [r for topic, _, r in collect.sent if topic == "events.transactions"]
+    labels = [r for topic, _, r in collect.sent if topic == "labels.transactions"]
+    assert all(t.ts <= traffic.end_ms for t in txs) and len(txs) == traffic.stats.transactions
+    # exactly the generator's labels of the transactions sent that are due by the end of the tail: those after the
+    # end of the transactions too (frauds' among them), none of a transaction never sent
+    sent = {t.event_id for t in txs}
+    reference = TransactionGenerator(config)
+    expected = []
+    for item in reference.events(None):
+        if item.record.ts > traffic.labels_until_ms:
+            break
+        if item.topic_kind == "label" and item.record.event_id in sent:  # type: ignore[union-attr]
+            expected.append(item.record)
+    assert [(lb.event_id, lb.label) for lb in labels] == [(e.event_id, e.label) for e in expected]  # type: ignore[union-attr]
+    late = [lb for lb in labels if lb.ts > traffic.end_ms]
+    assert late and any(lb.label == 1 for lb in late), "labels due after the end went out"
+    assert traffic.stats.labels == len(labels)
