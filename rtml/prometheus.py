@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import time
 from typing import Any
 
 import numpy as np
+from prometheus_client import Histogram
 
 
 def observe_many(child: Any, values: np.ndarray) -> None:
@@ -23,3 +26,30 @@ def observe_many(child: Any, values: np.ndarray) -> None:
     total.inc(float(values.sum()))
     for i in np.flatnonzero(counts).tolist():
         buckets[i].inc(int(counts[i]))
+
+
+GC_PAUSE = Histogram(
+    "rtml_gc_pause_seconds",
+    "Seconds each Python garbage collection stopped the process, by generation",
+    ["component", "generation"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+_gc_tracked: list[str] = []
+
+
+def track_gc_pauses(component: str) -> None:
+    """Time every garbage collection of this process into ``GC_PAUSE`` (a collection stops every thread of
+    the interpreter: on a latency path it would be a tail). Once per process: later calls do nothing."""
+    if _gc_tracked:
+        return
+    children = [GC_PAUSE.labels(component, str(g)) for g in range(3)]
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
+    _gc_tracked.append(component)

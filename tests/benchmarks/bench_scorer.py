@@ -4,8 +4,9 @@
   (at-least-once, then exactly-once), against a bare consume -> produce pipe with the same delivery
   protocol (batch of 256, flush, then an asynchronous offset commit) and no scoring: the ratio is what scoring costs.
 - End-to-end latency, from the event's ``ts`` (stamped at produce) to a subscriber reading its
-  prediction, with events paced at 1k and 5k events/s; beside it the means of the scorer's own
-  histograms (``ml_prediction_latency``: consume -> produce; end-to-end: message timestamp -> acknowledged).
+  prediction, with events paced at 1k, 2k and 5k events/s (after 3 s at that rate, not measured); beside
+  it the means of the scorer's own histograms (``ml_prediction_latency``: consume -> produce; end-to-end:
+  message timestamp -> acknowledged).
 - The pieces: one multi-view Redis read for 256 events (256 customers + 256 merchants), and ONNX Runtime
   (CPU, 1 thread) on the exported MLP (hidden 64, 32) at batch 1 and 256.
 
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BATCH = 256
 NODELAY = {"socket.nagle.disable": True}  # the event source and the subscriber, as the scorer does
 FETCH_WAIT_MS = 10  # the subscriber's fetch.wait.max.ms, as the scorer's default
+WARM_UP_S = 3.0  # paced traffic before each latency measurement, not measured
 
 
 @pytest.fixture(scope="module")
@@ -274,22 +276,31 @@ def paced_latency(
     producer = Producer(producer_config(settings, **{"linger.ms": 0}, **NODELAY))  # a latency-minded source
     encode = msgspec.json.Encoder().encode
     internal = None
+
+    def pace(first: int, n: int) -> None:
+        per_step, started = max(1, int(rate * 0.005)), time.perf_counter()
+        for i in range(n):
+            event = tx(first + i)
+            producer.produce(source, encode(event), event.customer_id)
+            if (i + 1) % per_step == 0:
+                producer.poll(0)
+                lag = started + (i + 1) / rate - time.perf_counter()
+                if lag > 0:
+                    time.sleep(lag)
+        producer.flush(30)
+
     try:
         producer.produce(source, encode(tx(0)), b"warm")
         producer.flush(10)
         assert subscriber.wait(1, 120), log_tail(settings, source) if process else "no event read"
+        # a warm-up at the rate, not measured: the broker's JIT and the processes' first allocations are a
+        # start-up cost, not the steady state (the first seconds after a broker start had a p99 2-5x the rest)
+        warm = int(rate * WARM_UP_S)
+        pace(1, warm)
+        subscriber.wait(1 + warm, 60)
         skip = len(subscriber.latencies_ms)
-        n, step = int(rate * seconds), 0.005
-        per_step, started = max(1, int(rate * step)), time.perf_counter()
-        for i in range(1, n + 1):
-            event = tx(i)
-            producer.produce(source, encode(event), event.customer_id)
-            if i % per_step == 0:
-                producer.poll(0)
-                lag = started + i / rate - time.perf_counter()
-                if lag > 0:
-                    time.sleep(lag)
-        producer.flush(30)
+        n = int(rate * seconds)
+        pace(1 + warm, n)
         subscriber.wait(n + skip, 60)
         if process is not None:
             internal = scorer_means_ms(port)
@@ -358,7 +369,7 @@ def test_scorer_throughput_latency_and_parts(stack_settings: Settings, model_pat
     # End-to-end latency at a steady rate.
     p50, p99, n, _ = paced_latency(settings, None, 1000, 5.0)
     print(f"  one Kafka hop at 1,000/s (producer -> subscriber, no scorer): p50 {p50:.1f} ms  p99 {p99:.1f} ms")
-    for rate in (1000, 5000):
+    for rate in (1000, 2000, 5000):  # the issue asks for 1k and 5k; its aim is at 2k
         for label, extra in (("at-least-once", ()), ("exactly-once", ("--exactly-once", "--instance", "bench"))):
             p50, p99, n, internal = paced_latency(settings, model_path, rate, 10.0, *extra)
             consume_produce, event_acked = internal or (0.0, 0.0)
