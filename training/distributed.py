@@ -11,8 +11,9 @@ import hashlib
 import logging
 import os
 import random
+import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import numpy as np
 import torch
@@ -80,6 +81,19 @@ def shutdown(where: Distributed) -> None:
         except RuntimeError as exc:  # a peer is gone already: nothing to wait for
             log.warning("rank %d: no barrier before leaving the process group: %s", where.rank, exc)
         dist.destroy_process_group()
+
+
+def leave(code: int) -> NoReturn:
+    """End a rank under torchrun without the interpreter's finalization. The DDP model keeps its own reference
+    to the process group, so gloo's worker threads outlive ``destroy_process_group``; when finalization then
+    freed them, a rank could abort ("terminate called without an active exception", exit -6) after its work
+    was written, and torchrun failed the run (seen in CI even with the barrier of ``shutdown``). Logs and
+    standard streams are flushed first; the run's files are closed already."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe: nothing more to save
+            stream.flush()
+    os._exit(code)
 
 
 def seed_everything(seed: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from training.distributed import (
     autocast,
     broadcast_flags,
     init_distributed,
+    leave,
     rank_from_env,
     seed_everything,
     shutdown,
@@ -278,4 +280,7 @@ def _fmt(value: float | None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        leave(code)  # a rank of several: no interpreter finalization, where gloo's threads could abort it
+    sys.exit(code)
