@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -116,14 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    code = 0
     try:
         run(args, data, splits, where)
     except ParityError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        code = 1
     finally:
         shutdown(where)
-    return 0
+    if where.active:
+        leave(code)  # a rank of a process group: no interpreter finalization, where gloo's threads could abort it
+    return code
 
 
 def run(args: argparse.Namespace, data: TrainingSet, splits: tuple[np.ndarray, ...], where: Distributed) -> None:
@@ -280,7 +282,4 @@ def _fmt(value: float | None) -> str:
 
 
 if __name__ == "__main__":
-    code = main()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        leave(code)  # a rank of several: no interpreter finalization, where gloo's threads could abort it
-    sys.exit(code)
+    sys.exit(main())
