@@ -9,12 +9,14 @@ prediction names the views that were missing. The online store holds only each e
 so a row newer than the event (a replay, a lagging scorer) is used as it is.
 
 Pure: records in, arrays out. ``lookups`` says what to read (unique entity ids per view, for one
-multi-view read); ``assemble`` builds the matrix from what was read.
+multi-view read, and where each record's entity is among them); ``assemble`` builds the matrix from what was
+read.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,19 +47,9 @@ class FeatureMatrix:
         values = self.values if rows is None else self.values[rows]
         return np.ascontiguousarray(values, dtype=np.float32)
 
-    def features(self, i: int) -> dict[str, float | None]:
-        """Row ``i`` as the prediction's ``features`` (None for NaN: JSON has no NaN)."""
-        return dict(zip(self.feature_names, self._rows[i], strict=True))
-
     def missing_views(self, i: int) -> list[str]:
         """The views whose defaults row ``i`` was scored with."""
         return list(self._missing_names[self._missing_code[i]])
-
-    @functools.cached_property
-    def _rows(self) -> list[list[float | None]]:  # once per batch: NaN -> None in C, not per value in Python
-        rows = self.values.astype(object)
-        rows[np.isnan(self.values)] = None
-        return list(rows.tolist())
 
     @functools.cached_property
     def _missing_code(self) -> list[int]:
@@ -71,6 +63,15 @@ class FeatureMatrix:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class Lookups:
+    """What to read for a batch: per view, its distinct entity ids (``requests``, for ``OnlineStore.get_many``),
+    and where each record's entity is among them (``at``)."""
+
+    requests: list[tuple[AnyView, list[str]]]
+    at: list[np.ndarray]
+
+
 class FeatureAssembler:
     def __init__(self, service: FeatureService) -> None:
         self.service = service
@@ -78,7 +79,9 @@ class FeatureAssembler:
         self.views: tuple[AnyView, ...] = service.views
         self.view_names = tuple(v.name for v in self.views)
         self._join_keys = [v.entity.join_key for v in self.views]
-        self._time_field = service.source.event_time_field
+        self._id_of = [operator.attrgetter(key) for key in self._join_keys]
+        self._ts_of = operator.attrgetter(service.source.event_time_field)
+        self._request = [feature.python for feature in service.request]
         never = np.iinfo(np.int64).max  # a changelog view's row holds until the next change
         self._ttl_ms = [never if (t := ttl_ms(v)) is None else t for v in self.views]
         self._zero = [np.array(zero_when_empty(v), dtype=bool) for v in self.views]
@@ -87,33 +90,42 @@ class FeatureAssembler:
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def entity_ids(self, records: Sequence[Any], view_index: int) -> list[str]:
-        key = self._join_keys[view_index]
-        return [str(getattr(r, key)) for r in records]
+        return list(map(str, map(self._id_of[view_index], records)))
 
-    def lookups(self, records: Sequence[Any]) -> list[tuple[AnyView, list[str]]]:
+    def lookups(self, records: Sequence[Any]) -> Lookups:
         """Per view, the distinct entity ids of ``records`` (first-seen order): one read for the batch."""
-        return [(view, list(dict.fromkeys(self.entity_ids(records, i)))) for i, view in enumerate(self.views)]
+        by_key: dict[str, tuple[list[str], np.ndarray]] = {}
+        for v, key in enumerate(self._join_keys):
+            if key not in by_key:
+                first: dict[str, int] = {}
+                at = [first.setdefault(e, len(first)) for e in self.entity_ids(records, v)]
+                by_key[key] = list(first), np.array(at, dtype=np.intp)
+        return Lookups(
+            [(view, by_key[key][0]) for view, key in zip(self.views, self._join_keys, strict=True)],
+            [by_key[key][1] for key in self._join_keys],
+        )
 
-    def assemble(self, records: Sequence[Any], rows: Sequence[OnlineFeatures]) -> FeatureMatrix:
-        """The matrix for ``records`` from ``rows`` (one ``OnlineFeatures`` per view, as ``lookups`` asked)."""
+    def assemble(self, records: Sequence[Any], rows: Sequence[OnlineFeatures], lookups: Lookups) -> FeatureMatrix:
+        """The matrix for ``records`` from ``rows``: what the store read for ``lookups.requests``."""
         if len(rows) != len(self.views):
             raise ValueError(f"{len(rows)} lookups for {len(self.views)} views of service {self.service.name}")
         n = len(records)
         values = np.full((n, len(self.feature_names)), np.nan)
         failed: dict[int, BaseException] = {}
-        request = self.service.request
-        if request:
-            block = values[:, : len(request)]
-            for i, record in enumerate(records):
-                try:
-                    block[i] = [feature.python(record) for feature in request]
-                except Exception as exc:  # one bad record must not stop the batch: it is dead-lettered
-                    failed[i] = exc
+        if self._request:
+            block = values[:, : len(self._request)]
+            try:
+                block[:] = [[feature(record) for feature in self._request] for record in records]
+            except Exception:  # one bad record must not stop the batch: it alone is dead-lettered
+                for i, record in enumerate(records):
+                    try:
+                        block[i] = [feature(record) for feature in self._request]
+                    except Exception as exc:
+                        failed[i] = exc
         missing = np.zeros((n, len(self.views)), dtype=bool)
-        ts = np.fromiter((getattr(r, self._time_field) for r in records), dtype=np.int64, count=n)
+        ts = np.fromiter(map(self._ts_of, records), dtype=np.int64, count=n)
         for v, found in enumerate(rows):
-            index = {entity: k for k, entity in enumerate(found.entity_ids)}
-            at = np.fromiter((index[e] for e in self.entity_ids(records, v)), dtype=np.intp, count=n)
+            at = lookups.at[v]
             fresh = found.found[at] & (ts - found.window_end[at] <= self._ttl_ms[v])
             block = found.values[at]
             block[~fresh] = np.nan

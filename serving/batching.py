@@ -15,7 +15,7 @@ decoding is a function.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,6 +115,15 @@ class MicroBatch:
 
     def __len__(self) -> int:
         return len(self.events) + len(self.rejected)
+
+    def without(self, partitions: Set[Partition]) -> MicroBatch:
+        """This batch less the records of ``partitions`` (moved to another member by a rebalance)."""
+        return MicroBatch(
+            [e for e in self.events if (e.topic, e.partition) not in partitions],
+            [r for r in self.rejected if (r.topic, r.partition) not in partitions],
+            {p: o for p, o in self.next_offsets.items() if p not in partitions},
+            {p: o for p, o in self.first_offsets.items() if p not in partitions},
+        )
 
     def reject(self, errors: Mapping[int, BaseException]) -> None:
         """Move ``events[i]`` to ``rejected`` for each ``i`` in ``errors`` (failed after decoding)."""

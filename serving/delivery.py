@@ -21,7 +21,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ class Delivery:
             except BufferError:  # the local queue is full: serve delivery reports until it drains
                 self.producer.poll(0.05)
 
-    def produce_many(self, topic: str, records: list[tuple[str | bytes | None, bytes]]) -> None:
+    def produce_many(self, topic: str, records: Sequence[tuple[str | bytes | None, bytes]]) -> None:
         """Records without headers, handed to the producer in one call (``produce_batch``; one ``produce``
         call per record took a fifth of the scorer's time at saturation)."""
         pending: list[dict[str, Any]] = [{"key": key, "value": value} for key, value in records]

@@ -10,6 +10,7 @@ finished and committed, then the consumer leaves the group.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -22,17 +23,16 @@ import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from feature_pipelines.feature_service import FeatureService
-from feature_pipelines.online.store import OnlineStore, OnlineStoreUnavailable
+from feature_pipelines.online.store import OnlineStore, OnlineStoreUnavailable, PendingFeatures
 from schemas.codec import RecordCodec
-from schemas.prediction import Prediction
 from schemas.registry import record_type_for
 from serving import metrics as m
-from serving.assembly import FeatureAssembler, FeatureMatrix
-from serving.batching import MicroBatch, collect, split_batch
+from serving.assembly import FeatureAssembler, FeatureMatrix, Lookups
+from serving.batching import MicroBatch, Partition, collect, split_batch
 from serving.config import CHAMPION, ScorerConfig
 from serving.delivery import BatchAborted, Delivery
 from serving.model_slot import LoadedModel, ModelSlot
-from serving.predictions import DEFAULT_THRESHOLD, Scored, build_predictions
+from serving.predictions import DEFAULT_THRESHOLD, PredictionWriter, Scored, Written
 from serving.routing import canary_mask
 from serving.updates import UpdateFeed, source_of
 
@@ -49,6 +49,18 @@ class BatchReport:
     dead_letters: int
     versions: dict[str, str]  # role -> version that scored
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+@dataclass
+class InHand:
+    """A collected batch, what to read for it, and the read of its features, sent when it was collected (None:
+    read them when the batch is processed); ``read_s``: how long sending that read took."""
+
+    batch: MicroBatch
+    consumed_at: float
+    lookups: Lookups | None = None
+    features: PendingFeatures | None = None
+    read_s: float = 0.0
 
 
 @dataclass
@@ -86,7 +98,7 @@ class Scorer:
         self.assembler = FeatureAssembler(service)
         source = service.source.topic
         self.decoder: RecordCodec[Any] = RecordCodec(record_type_for(source), name=config.events_topic)
-        self.encode = RecordCodec(Prediction, name=config.predictions_topic).encode
+        self.writer = PredictionWriter(service.feature_names)
         self.totals = ScorerTotals()
         self._revoked_now: set[tuple[str, int]] = set()
         self._slots = {CHAMPION: champion, **({challenger.role: challenger} if challenger else {})}
@@ -96,7 +108,7 @@ class Scorer:
         c = self.config
         mode = "exactly-once" if c.exactly_once else "at-least-once"
         log.info("scorer %s: %s, %s -> %s, group %s", c.model, mode, c.events_topic, c.predictions_topic, c.group)
-        subscribed = False
+        subscribed, ahead = False, None
         try:
             while not stop.is_set():
                 self.between_batches()
@@ -106,20 +118,59 @@ class Scorer:
                 if not subscribed:
                     self.consumer.subscribe([c.events_topic], on_revoke=self._revoked)
                     subscribed = True
-                self._revoked_now.clear()
-                messages = collect(self.consumer.consume, c.policy, IDLE_POLL_S)
-                consumed_at = time.perf_counter()
-                if self._revoked_now:  # a rebalance while collecting: the new owner reads those records
-                    messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked_now]
-                batch = split_batch(self._valid(messages), self.decoder.decode)
-                if not len(batch):
+                current, ahead = ahead or self._collect(IDLE_POLL_S), None
+                if current is None:
                     self.delivery.poll()
                     continue
-                if not self._process_retrying(batch, consumed_at, stop):
-                    break
+                if len(current.batch) >= c.policy.max_records:  # saturated: more is queued, so take it now and
+                    ahead = self._collect(0.0)  # read its features while `current` is scored (decision 0009)
+                if self._revoked_now:  # a rebalance meanwhile: the new owner reads those records
+                    current = self._without(current, self._revoked_now)
+                    if current is None:
+                        continue
+                try:
+                    if not self._process_retrying(current, stop):
+                        break
+                except BatchAborted as exc:  # exactly-once: read both batches in hand again
+                    self._rewind([current.batch, *([ahead.batch] if ahead else [])], str(exc))
+                    self._forget(ahead)
+                    ahead = None
         finally:
+            self._forget(ahead)
             self._close()
         return self.totals
+
+    def _collect(self, wait_s: float) -> InHand | None:
+        """The next batch (waiting up to ``wait_s`` for its first record), with the read of its features sent."""
+        self._revoked_now.clear()
+        messages = collect(self.consumer.consume, self.config.policy, wait_s)
+        consumed_at = time.perf_counter()
+        if self._revoked_now:  # a rebalance while collecting: the new owner reads those records
+            messages = [m for m in messages if (m.topic(), m.partition()) not in self._revoked_now]
+        batch = split_batch(self._valid(messages), self.decoder.decode)
+        if not len(batch):
+            return None
+        return self._read_features(InHand(batch, consumed_at))
+
+    def _read_features(self, in_hand: InHand) -> InHand:
+        """Send the read of ``in_hand``'s features; on an outage it is sent again when the batch is processed."""
+        started = time.perf_counter()
+        in_hand.lookups = self.assembler.lookups([e.record for e in in_hand.batch.events])
+        with contextlib.suppress(OnlineStoreUnavailable):
+            in_hand.features = self.store.read_many(in_hand.lookups.requests)
+        in_hand.read_s = time.perf_counter() - started
+        return in_hand
+
+    def _without(self, in_hand: InHand, partitions: set[Partition]) -> InHand | None:
+        batch = in_hand.batch.without(partitions)
+        self._forget(in_hand)  # its features were read for the records before
+        return self._read_features(InHand(batch, in_hand.consumed_at)) if len(batch) else None
+
+    def _forget(self, in_hand: InHand | None) -> None:
+        """Drop a batch that will not be processed (it is read again): its features' reply is taken and dropped."""
+        if in_hand is not None and in_hand.features is not None:
+            with contextlib.suppress(OnlineStoreUnavailable):
+                in_hand.features.result()
 
     def between_batches(self) -> None:
         """Hand ``models.updates`` to the slots, and let a prepared model take over (only here)."""
@@ -150,32 +201,37 @@ class Scorer:
                 log.debug("consumer: %s", error.str())  # transient: librdkafka retries
         return out
 
-    def _process_retrying(self, batch: MicroBatch, consumed_at: float, stop: threading.Event) -> bool:
-        """Process ``batch``, riding out an online store outage up to ``unavailable_timeout_s``; False when
+    def _process_retrying(self, in_hand: InHand, stop: threading.Event) -> bool:
+        """Process ``in_hand``, riding out an online store outage up to ``unavailable_timeout_s``; False when
         ``stop`` was set meanwhile (the batch is not committed: it is read again)."""
         deadline, delay = time.monotonic() + self.unavailable_timeout_s, 0.5
         while True:
             try:
-                self.process(batch, consumed_at)
+                self.process(in_hand)
                 return True
             except OnlineStoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("%s: %s; retrying the batch in %.1f s", self.config.component, exc, delay)
+                in_hand.features, in_hand.read_s = None, 0.0  # read them again
                 if stop.wait(delay):
                     return False
                 delay = min(delay * 2, 5.0)
 
-    def process(self, batch: MicroBatch, consumed_at: float) -> None:
-        c, events = self.config, batch.events
+    def process(self, in_hand: InHand) -> None:
+        """Score, produce and commit one batch; raises ``BatchAborted`` when its transaction is aborted."""
+        c, batch, consumed_at = self.config, in_hand.batch, in_hand.consumed_at
+        events = batch.events
         champion = self.champion.current
         assert champion is not None, "scoring needs a champion"
         challenger = self.challenger.current if self.challenger is not None else None
         records = [e.record for e in events]
         started = time.perf_counter()
-        rows = self.store.get_many(self.assembler.lookups(records))
-        m.FEATURE_LOOKUP.labels(c.model).observe(time.perf_counter() - started)
-        matrix = self.assembler.assemble(records, rows)
+        lookups = in_hand.lookups or self.assembler.lookups(records)
+        pending = in_hand.features or self.store.read_many(lookups.requests)
+        rows = pending.result()
+        m.FEATURE_LOOKUP.labels(c.model).observe(in_hand.read_s + time.perf_counter() - started)
+        matrix = self.assembler.assemble(records, rows, lookups)
         ok = np.array([i for i in range(len(events)) if i not in matrix.failed], dtype=np.intp)
         canary = np.zeros(len(ok), dtype=bool)
         if challenger is not None and c.canary_share > 0:
@@ -189,34 +245,27 @@ class Scorer:
 
         scored_at_ms = int(time.time() * 1000)
         latency_s = time.perf_counter() - consumed_at
-        predictions, failed = build_predictions(
-            events, matrix, scored, model=c.model, scored_at_ms=scored_at_ms,
-            latency_ms=latency_s * 1000,
-        )  # fmt: skip
+        predictions = self.writer.write(
+            events, matrix, scored, model=c.model, scored_at_ms=scored_at_ms, latency_ms=latency_s * 1000
+        )
         shadows = None
         if shadow is not None:
-            shadows = build_predictions(
-                events, matrix, [shadow], model=c.model, scored_at_ms=scored_at_ms,
-                latency_ms=None, shadow=True,
-            )  # fmt: skip
-        batch.reject({**matrix.failed, **failed})
+            shadows = self.writer.write(
+                events, matrix, [shadow], model=c.model, scored_at_ms=scored_at_ms, latency_ms=None, shadow=True
+            )
+        batch.reject({**matrix.failed, **predictions.failed})
 
         self.delivery.begin()
-        encode = self.encode
-        self.delivery.produce_many(c.predictions_topic, [(p.event_id, encode(p)) for p in predictions])
+        self.delivery.produce_many(c.predictions_topic, predictions.records)
         if shadows is not None:
-            self.delivery.produce_many(c.shadow_topic, [(p.event_id, encode(p)) for p in shadows[0]])
-            if shadows[1]:
-                m.SHADOW_FAILURES.labels(c.model).inc(len(shadows[1]))
+            self.delivery.produce_many(c.shadow_topic, shadows.records)
+            if shadows.failed:
+                m.SHADOW_FAILURES.labels(c.model).inc(len(shadows.failed))
         for rejected in batch.rejected:
             self.delivery.dead_letter(rejected)
         produced_s = time.perf_counter() - consumed_at  # consume -> produce, encoding included
         m.observe_many(m.PREDICTION_LATENCY.labels(c.model), np.full(len(predictions), produced_s))
-        try:
-            self.delivery.commit(batch.next_offsets, functools.partial(self._durable, batch))
-        except BatchAborted as exc:
-            self._rewind(batch, str(exc))
-            return
+        self.delivery.commit(batch.next_offsets, functools.partial(self._durable, batch))
         self._committed(batch, predictions, scored, shadow, matrix)
 
     def _score(self, model: LoadedModel, role: str, matrix: FeatureMatrix, rows: np.ndarray) -> Scored:
@@ -239,7 +288,7 @@ class Scorer:
     def _committed(
         self,
         batch: MicroBatch,
-        predictions: list[Any],
+        predictions: Written,
         scored: list[Scored],
         shadow: Scored | None,
         matrix: FeatureMatrix,
@@ -268,11 +317,16 @@ class Scorer:
         produced_ms = np.array([e.timestamp_ms for e in batch.events if e.timestamp_ms > 0], dtype=np.float64)
         m.observe_many(m.END_TO_END_LATENCY.labels(self.config.model), np.maximum(0.0, now_ms - produced_ms) / 1000)
 
-    def _rewind(self, batch: MicroBatch, reason: str) -> None:
+    def _rewind(self, batches: Sequence[MicroBatch], reason: str) -> None:
+        """Seek each partition of ``batches`` (in consumption order) back to its first record in them."""
         log.warning("%s; reading the batch again", reason)
         m.TRANSACTIONS_ABORTED.labels(self.config.model).inc()
         self.totals.aborted += 1
-        for (topic, partition), offset in batch.first_offsets.items():
+        first: dict[Partition, int] = {}
+        for batch in batches:
+            for where, offset in batch.first_offsets.items():
+                first.setdefault(where, offset)
+        for (topic, partition), offset in first.items():
             try:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:  # no longer ours: its new owner reads it from the committed offset

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
@@ -128,6 +128,30 @@ class RedisOnlineStore(OnlineStore):
     def get_values(self, keys: Sequence[bytes]) -> list[bytes | None]:
         with self._reachable():
             return cast(list[bytes | None], self.client.execute_command("MGET", *keys))
+
+    def send_get_values(self, keys: Sequence[bytes]) -> Callable[[], list[bytes | None]]:
+        """The MGET is sent on a connection of its own, held until its reply is taken."""
+        pool = self.client.connection_pool
+        with self._reachable():
+            connection = pool.get_connection()
+            try:
+                connection.send_command("MGET", *keys)
+            except BaseException:
+                connection.disconnect()
+                pool.release(connection)
+                raise
+
+        def reply() -> list[bytes | None]:
+            try:
+                with self._reachable():
+                    return cast(list[bytes | None], connection.read_response())
+            except BaseException:
+                connection.disconnect()  # a reply read in part must not meet the next command
+                raise
+            finally:
+                pool.release(connection)
+
+        return reply
 
     def delete_keys(self, keys: Sequence[bytes]) -> int:
         with self._reachable():

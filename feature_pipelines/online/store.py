@@ -9,7 +9,7 @@ construction and logic is tested without sockets.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from feature_pipelines.definitions import AnyView
 from feature_pipelines.online.feature_refs import feature_columns, parse_feature_refs
-from feature_pipelines.online.layout import layout_of
+from feature_pipelines.online.layout import RowLayout, layout_of
 from feature_pipelines.repository import FEATURE_VIEWS
 from schemas.feature_row import FeatureRow
 
@@ -48,6 +48,37 @@ class OnlineFeatures:
 
     def column(self, feature: str) -> np.ndarray:
         return self.values[:, self.feature_names.index(feature)]
+
+
+class PendingFeatures:
+    """A ``read_many`` under way: ``result()`` waits for the backend's reply and decodes it (once)."""
+
+    def __init__(
+        self, layouts: Sequence[RowLayout], ids: Sequence[Sequence[str]], reply: Callable[[], list[bytes | None]]
+    ) -> None:
+        self._layouts, self._ids, self._reply = layouts, ids, reply
+        self._result: list[OnlineFeatures] | None = None
+        self._error: BaseException | None = None
+
+    def result(self) -> list[OnlineFeatures]:
+        if self._result is not None:
+            return self._result
+        if self._error is not None:
+            raise self._error
+        try:
+            blobs = self._reply()
+        except BaseException as exc:
+            self._error = exc
+            raise
+        out, start = [], 0
+        for layout, ids in zip(self._layouts, self._ids, strict=True):
+            values, window_end = layout.decode(blobs[start : start + len(ids)])
+            start += len(ids)
+            out.append(
+                OnlineFeatures(layout.view_name, tuple(ids), layout.feature_names, values, window_end, window_end > 0)
+            )
+        self._result = out
+        return out
 
 
 class OnlineStore(ABC):
@@ -143,17 +174,22 @@ class OnlineStore(ABC):
 
     def get_many(self, requests: Sequence[tuple[ViewRef, Sequence[str]]]) -> list[OnlineFeatures]:
         """``get`` for several views in one backend read (one MGET on Redis): the scorer's batch lookup."""
+        return self.read_many(requests).result()
+
+    def read_many(self, requests: Sequence[tuple[ViewRef, Sequence[str]]]) -> PendingFeatures:
+        """``get_many`` in two steps: the backend read is sent now, and ``result()`` (which must be called, once)
+        takes its rows, so the caller can work while the backend answers. The scorer reads the next batch's
+        features this way while it scores the one before."""
         layouts = [layout_of(self.view(view)) for view, _ in requests]
-        keys = [key for layout, (_, ids) in zip(layouts, requests, strict=True) for key in layout.keys(ids)]
-        blobs = self.get_values(keys) if keys else []
-        out, start = [], 0
-        for layout, (_, ids) in zip(layouts, requests, strict=True):
-            values, window_end = layout.decode(blobs[start : start + len(ids)])
-            start += len(ids)
-            out.append(
-                OnlineFeatures(layout.view_name, tuple(ids), layout.feature_names, values, window_end, window_end > 0)
-            )
-        return out
+        ids = [ids for _, ids in requests]
+        keys = [key for layout, view_ids in zip(layouts, ids, strict=True) for key in layout.keys(view_ids)]
+        return PendingFeatures(layouts, ids, self.send_get_values(keys) if keys else list)
+
+    def send_get_values(self, keys: Sequence[bytes]) -> Callable[[], list[bytes | None]]:
+        """``get_values`` in two steps, the seam of ``read_many``: send the read now; the function returned
+        takes the reply. A backend that cannot overlap a read with the caller's work reads at once."""
+        values = self.get_values(keys)
+        return lambda: values
 
     def get_online_features(
         self,

@@ -55,6 +55,31 @@ def test_rows_round_trip_through_redis(redis_store: RedisOnlineStore, view: Feat
     assert redis_store.client.get(layout_of(view).key(f"{t}-7")) == encode_row(view, rows[7])
 
 
+def test_reads_sent_ahead_are_taken_in_any_order_beside_other_commands(redis_store: RedisOnlineStore) -> None:
+    t = tag()
+    customers = [full_row(customer_txn_stats, f"{t}-c{i}", 1_700_000_000_000, 10.0 * i) for i in range(3)]
+    merchants = [full_row(merchant_txn_stats, f"{t}-m{i}", 1_700_000_000_000, 5.0 * i) for i in range(2)]
+    redis_store.write(customer_txn_stats, customers)
+    redis_store.write(merchant_txn_stats, merchants)
+    first = redis_store.read_many([(customer_txn_stats, [f"{t}-c2", f"{t}-none"]), (merchant_txn_stats, [f"{t}-m1"])])
+    second = redis_store.read_many([(customer_txn_stats, [f"{t}-c0"])])
+    assert redis_store.get(merchant_txn_stats, [f"{t}-m0"]).found.tolist() == [True]  # meanwhile, on the same store
+    (c0,) = second.result()
+    c, m = first.result()
+    assert c0.values[0, 0] == 0.0 and c.values[0, 0] == 20.0 and m.values[0, 0] == 5.0
+    assert c.found.tolist() == [True, False] and m.found.tolist() == [True]
+    assert first.result() is first.result()  # taken once
+    assert (
+        redis_store.get_many([]) == [] and redis_store.read_many([(customer_txn_stats, [])]).result()[0].found.size == 0
+    )
+
+
+def test_a_read_sent_ahead_says_what_to_do_when_redis_goes_away(settings: Settings) -> None:
+    store = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1.0)
+    with pytest.raises(RedisUnavailable, match="run `rtml up --only redis`"):
+        store.read_many([(customer_txn_stats, ["c1"])])
+
+
 def test_keys_expire_after_the_views_ttl(redis_store: RedisOnlineStore) -> None:
     entity = tag()
     redis_store.write(customer_txn_stats, [full_row(customer_txn_stats, entity, 1_700_000_000_000, 1.0)])

@@ -14,7 +14,7 @@ from feature_pipelines.repository import (
     merchant_txn_stats,
 )
 from schemas.feature_row import FeatureRow
-from serving.assembly import FeatureAssembler
+from serving.assembly import FeatureAssembler, FeatureMatrix
 from tests.unit.serving.conftest import T0, transaction
 
 SERVICE = get_service("fraud")
@@ -45,16 +45,23 @@ def store() -> InMemoryOnlineStore:
     return store
 
 
-def assemble(store: InMemoryOnlineStore, records: list) -> tuple[FeatureAssembler, object]:
+def assemble(store: InMemoryOnlineStore, records: list) -> tuple[FeatureAssembler, FeatureMatrix]:
     assembler = FeatureAssembler(SERVICE)
-    return assembler, assembler.assemble(records, store.get_many(assembler.lookups(records)))
+    return assembler, assembler.assemble(
+        records, store.get_many((lookups := assembler.lookups(records)).requests), lookups
+    )
+
+
+def features(matrix: FeatureMatrix, i: int) -> dict[str, float | None]:
+    """Row ``i`` by feature name, None for NaN (as a prediction carries it)."""
+    return {n: None if math.isnan(v) else v for n, v in zip(matrix.feature_names, matrix.values[i], strict=True)}
 
 
 def test_columns_follow_the_service_order_request_features_first(store: InMemoryOnlineStore) -> None:
     records = [transaction(1, "c1", "m1", channel="atm", amount=100.0)]
     assembler, matrix = assemble(store, records)
     assert matrix.feature_names == SERVICE.feature_names
-    row = matrix.features(0)
+    row = features(matrix, 0)
     assert list(row) == list(SERVICE.feature_names)
     assert row["amount"] == 100.0 and row["log_amount"] == pytest.approx(math.log1p(100.0))
     assert (row["channel_online"], row["channel_atm"]) == (0.0, 1.0)
@@ -75,7 +82,7 @@ def test_missing_and_expired_entities_get_the_defaults_and_are_flagged(store: In
     _, matrix = assemble(store, records)
     defaults = SERVICE.defaults()
     for i in (0, 1):
-        row = matrix.features(i)
+        row = features(matrix, i)
         for name, value in defaults.items():
             if name.startswith("customer_txn_stats__"):
                 assert row[name] == (None if math.isnan(value) else value), name
@@ -85,18 +92,19 @@ def test_missing_and_expired_entities_get_the_defaults_and_are_flagged(store: In
     assert matrix.missing_views(2) == []
     assert matrix.missing.tolist() == [[True, False, True, True], [True, True, True, True], [False] * 4]
     # an unknown customer's profile attributes are unknown (NaN), not 0
-    assert matrix.features(0)["customer_profile__risk_flag_count"] is None
+    assert features(matrix, 0)["customer_profile__risk_flag_count"] is None
 
 
 def test_one_lookup_per_view_with_each_entity_once(store: InMemoryOnlineStore) -> None:
     records = [transaction(i, f"c{i % 2}", "m1") for i in range(5)]
     lookups = FeatureAssembler(SERVICE).lookups(records)
-    assert [(view.name, ids) for view, ids in lookups] == [
+    assert [(view.name, ids) for view, ids in lookups.requests] == [
         ("customer_txn_stats", ["c0", "c1"]),
         ("merchant_txn_stats", ["m1"]),
         ("customer_profile", ["c0", "c1"]),
         ("customer_limit_usage", ["c0", "c1"]),
     ]
+    assert [at.tolist() for at in lookups.at] == [[0, 1, 0, 1, 0], [0] * 5, [0, 1, 0, 1, 0], [0, 1, 0, 1, 0]]
     _, matrix = assemble(store, records)
     counts = matrix.values[:, SERVICE.feature_names.index("customer_txn_stats__count_5m")]
     assert counts.tolist() == [0.0, 3.0, 0.0, 3.0, 0.0]
@@ -118,14 +126,10 @@ def test_defaults_matrix_is_what_an_unknown_entity_looks_like() -> None:
         assert (np.isnan(warm[:, j]).all() and math.isnan(expected)) or (warm[:, j] == expected).all(), name
 
 
-def test_feature_dicts_and_missing_views_match_the_row_by_row_reading(store: InMemoryOnlineStore) -> None:
+def test_missing_views_match_the_row_by_row_reading(store: InMemoryOnlineStore) -> None:
     records = [transaction(i, customer=("c1", "nobody", "old")[i % 3], merchant=("m1", "m0")[i % 2]) for i in range(12)]
     _, matrix = assemble(store, records)
     for i in range(len(records)):
-        expected = {
-            n: None if math.isnan(v) else v for n, v in zip(SERVICE.feature_names, matrix.values[i], strict=True)
-        }
-        assert matrix.features(i) == expected
         assert matrix.missing_views(i) == [
             v for v, gone in zip(matrix.view_names, matrix.missing[i], strict=True) if gone
         ]

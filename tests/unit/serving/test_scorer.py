@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from confluent_kafka import TopicPartition
 
 from feature_pipelines.online.memory import InMemoryOnlineStore
 from feature_pipelines.repository import get_service
@@ -27,14 +28,20 @@ from tests.unit.serving.conftest import FakeMessage, message, transaction
 
 SERVICE = get_service("fraud")
 PREDICTIONS = codec_for("predictions.fraud")
+TOPIC = "events.transactions"
 
 
 class FakeConsumer:
-    """Serves ``polls`` one per ``consume``; a seek re-serves the rewound records next; then sets ``stop``."""
+    """Serves ``polls`` one per batch; a seek re-serves the rewound records next; once none are left, a
+    consume that would wait sets ``stop``. ``revoke`` (poll index -> partitions) moves partitions away
+    before that poll is served, as a rebalance inside ``consume`` does."""
 
     def __init__(self, polls: list[list[FakeMessage]], stop: threading.Event) -> None:
         self.polls = polls
         self.stop = stop
+        self.revoke: dict[int, list[int]] = {}
+        self.on_revoke: Any = None
+        self.served = 0
         self.seen: list[FakeMessage] = []
         self.seeks: list[tuple[str, int, int]] = []
         self.rewound: list[FakeMessage] = []
@@ -43,16 +50,21 @@ class FakeConsumer:
 
     def subscribe(self, topics: list[str], on_revoke: Any = None) -> None:
         self.subscribed = topics
+        self.on_revoke = on_revoke
 
     def consume(self, n: int, timeout: float) -> list[FakeMessage]:
-        if timeout == 0:  # the scorer drains the local queue after the first record: a poll is one batch
+        if n > 1:  # the scorer drains the local queue after a batch's first record: a poll is one batch
             return []
         if self.rewound:
             batch, self.rewound = self.rewound, []
             return batch
         if not self.polls:
-            self.stop.set()
+            if timeout > 0:
+                self.stop.set()
             return []
+        if self.served in self.revoke:
+            self.on_revoke(self, [TopicPartition("events.transactions", p) for p in self.revoke[self.served]])
+        self.served += 1
         batch = self.polls.pop(0)
         self.seen.extend(batch)
         return batch
@@ -103,6 +115,9 @@ class FakeDelivery:
     def poll(self) -> None:
         pass
 
+    def drain(self) -> None:
+        pass
+
     def close(self) -> None:
         self.closed = True
 
@@ -136,9 +151,8 @@ def make_scorer(
         predictions_topic="predictions.fraud",
         updates_topic="models.updates",
         group="g",
-        policy=BatchPolicy(100, 0),
         runtime=RuntimeConfig(),
-        **{"threshold": None, **config},
+        **{"threshold": None, "policy": BatchPolicy(100, 0), **config},
     )
     champion = ModelSlot("champion", loaded, background=False)
     champion.load_now(ModelSource("fraud", "1", "champion", "-", "-"))
@@ -259,5 +273,41 @@ def test_stop_finishes_the_batch_in_hand() -> None:
     scorer, consumer, delivery, stop = make_scorer(polls)
     scorer.on_batch = lambda report: stop.set()
     scorer.run(stop)
-    assert len(delivery.committed) == 1 and consumer.polls and consumer.closed
+    assert len(delivery.committed) == 1 and consumer.closed
+    assert [p.event_id for _, p in delivery.committed[0]] == ["e0"] and delivery.offsets == [{(TOPIC, 0): 1}]
     assert msgspec.json.encode(delivery.committed[0][0][1])  # a whole prediction was produced
+
+
+FULL_AT_2 = BatchPolicy(2, 0)  # a batch of 2 is full: the scorer takes the next one before scoring it
+
+
+def test_a_full_batch_has_the_next_one_read_ahead_and_a_partial_one_does_not() -> None:
+    polls = [
+        [message(transaction(0), 0), message(transaction(1), 1)],
+        [message(transaction(2), 2)],
+        [message(transaction(3), 3)],
+    ]
+    scorer, consumer, delivery, stop = make_scorer(polls, policy=FULL_AT_2)
+    served: list[int] = []
+    scorer.on_batch = lambda report: served.append(consumer.served)
+    scorer.run(stop)
+    assert served == [2, 2, 3]  # the second poll was taken before the first was committed, the third after
+    assert [len(batch) for batch in delivery.committed] == [2, 1, 1]
+
+
+def test_an_aborted_batch_rewinds_the_batch_read_ahead_too() -> None:
+    polls = [[message(transaction(0), 5), message(transaction(1), 6)], [message(transaction(2), 0, partition=1)]]
+    scorer, consumer, delivery, stop = make_scorer(polls, policy=FULL_AT_2)
+    delivery.abort_next = 1
+    scorer.run(stop)
+    assert sorted(consumer.seeks) == [(TOPIC, 0, 5), (TOPIC, 1, 0)]  # the second batch was in hand
+    assert sorted(p.event_id for batch in delivery.committed for _, p in batch) == ["e0", "e1", "e2"]
+
+
+def test_a_rebalance_drops_the_records_of_moved_partitions_from_the_batch_in_hand() -> None:
+    first = [message(transaction(0), 5), message(transaction(1), 0, partition=1)]
+    scorer, consumer, delivery, stop = make_scorer([first, [message(transaction(2), 6)]], policy=FULL_AT_2)
+    consumer.revoke = {1: [1]}  # while the second batch is read ahead, partition 1 moves away
+    scorer.run(stop)
+    assert [[p.event_id for _, p in batch] for batch in delivery.committed] == [["e0"], ["e2"]]
+    assert delivery.offsets == [{(TOPIC, 0): 6}, {(TOPIC, 0): 7}]
