@@ -40,7 +40,8 @@ PREDICTIONS = Counter(
 )
 FEATURE_LOOKUP = Histogram(
     "rtml_scorer_feature_lookup_seconds",
-    "Seconds to read every view's rows of a batch from the online store (one round trip)",
+    "Seconds a batch waited on its features (one online store read for every view; a read sent ahead, "
+    "while the batch before was scored, waits less)",
     ["model"],
     buckets=LOOKUP_BUCKETS,
 )
