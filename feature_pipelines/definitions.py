@@ -11,6 +11,7 @@ one row is emitted at E holding, for each window W, the aggregates over events w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -213,7 +214,7 @@ class FeatureView:
     def topic(self) -> str:
         return f"features.{self.name}"
 
-    @property
+    @functools.cached_property  # a frozen view: built once (the scorer and the stores ask per batch)
     def features(self) -> tuple[Feature, ...]:
         """Every feature in its fixed order: windows in declaration order, aggregations within each."""
         return tuple(
@@ -222,7 +223,7 @@ class FeatureView:
             for agg in self.aggregations
         )
 
-    @property
+    @functools.cached_property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
@@ -386,7 +387,7 @@ class ChangelogView:
     def features(self) -> tuple[Attribute, ...]:
         return self.attributes
 
-    @property
+    @functools.cached_property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attributes)
 

@@ -11,6 +11,7 @@ holds the two equal on generated events.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -67,7 +68,7 @@ class FeatureService:
         """The scored event's source (the windowed views')."""
         return next(v.source for v in self.views if isinstance(v, FeatureView))
 
-    @property
+    @functools.cached_property  # a frozen service: built once
     def feature_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.request) + tuple(
             column_name(view, f) for view in self.views for f in view.feature_names
