@@ -8,7 +8,6 @@ service's feature names, whose keys are encoded once; a NaN feature is written a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +58,7 @@ class PredictionWriter:
         if Prediction.__struct_fields__ != WIRE_FIELDS:
             raise RuntimeError(f"Prediction's fields changed to {Prediction.__struct_fields__}: update WIRE_FIELDS")
         self.feature_names = tuple(feature_names)
-        features = msgspec.defstruct("Features", [(name, Any) for name in self.feature_names])
-        self._features = features
+        self._features = msgspec.defstruct("Features", [(name, Any) for name in self.feature_names])
         self._wire = msgspec.defstruct("WirePrediction", [(name, Any) for name in WIRE_FIELDS])
         self._encode = msgspec.json.Encoder().encode
 
@@ -91,9 +89,10 @@ class PredictionWriter:
             if i not in by_row:
                 continue
             version, score, threshold = by_row[i]
-            if not math.isfinite(score):
-                broken = RuleViolation("score", "finite", f"must be a finite number, got {score!r}")
-                failed[i] = ValueError(f"model {model} version {version} gave score {score!r}: {broken}")
+            try:
+                require_finite("score", score)
+            except RuleViolation as exc:
+                failed[i] = ValueError(f"model {model} version {version} gave score {score!r}: {exc}")
                 continue
             record = event.record
             prediction = wire(

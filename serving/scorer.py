@@ -58,7 +58,7 @@ class InHand:
 
     batch: MicroBatch
     consumed_at: float
-    lookups: Lookups | None = None
+    lookups: Lookups
     features: PendingFeatures | None = None
     read_s: float = 0.0
 
@@ -124,10 +124,10 @@ class Scorer:
                     continue
                 if len(current.batch) >= c.policy.max_records:  # saturated: more is queued, so take it now and
                     ahead = self._collect(0.0)  # read its features while `current` is scored (decision 0009)
-                if self._revoked_now:  # a rebalance meanwhile: the new owner reads those records
-                    current = self._without(current, self._revoked_now)
-                    if current is None:
-                        continue
+                    if self._revoked_now:  # a rebalance meanwhile: the new owner reads those records
+                        current = self._without(current, self._revoked_now)
+                        if current is None:
+                            continue
                 try:
                     if not self._process_retrying(current, stop):
                         break
@@ -150,12 +150,12 @@ class Scorer:
         batch = split_batch(self._valid(messages), self.decoder.decode)
         if not len(batch):
             return None
-        return self._read_features(InHand(batch, consumed_at))
+        return self._in_hand(batch, consumed_at)
 
-    def _read_features(self, in_hand: InHand) -> InHand:
-        """Send the read of ``in_hand``'s features; on an outage it is sent again when the batch is processed."""
+    def _in_hand(self, batch: MicroBatch, consumed_at: float) -> InHand:
+        """``batch`` with the read of its features sent; on an outage it is sent again when the batch is processed."""
         started = time.perf_counter()
-        in_hand.lookups = self.assembler.lookups([e.record for e in in_hand.batch.events])
+        in_hand = InHand(batch, consumed_at, self.assembler.lookups([e.record for e in batch.events]))
         with contextlib.suppress(OnlineStoreUnavailable):
             in_hand.features = self.store.read_many(in_hand.lookups.requests)
         in_hand.read_s = time.perf_counter() - started
@@ -163,8 +163,10 @@ class Scorer:
 
     def _without(self, in_hand: InHand, partitions: set[Partition]) -> InHand | None:
         batch = in_hand.batch.without(partitions)
+        if len(batch) == len(in_hand.batch):
+            return in_hand
         self._forget(in_hand)  # its features were read for the records before
-        return self._read_features(InHand(batch, in_hand.consumed_at)) if len(batch) else None
+        return self._in_hand(batch, in_hand.consumed_at) if len(batch) else None
 
     def _forget(self, in_hand: InHand | None) -> None:
         """Drop a batch that will not be processed (it is read again): its features' reply is taken and dropped."""
@@ -227,11 +229,10 @@ class Scorer:
         challenger = self.challenger.current if self.challenger is not None else None
         records = [e.record for e in events]
         started = time.perf_counter()
-        lookups = in_hand.lookups or self.assembler.lookups(records)
-        pending = in_hand.features or self.store.read_many(lookups.requests)
+        pending = in_hand.features or self.store.read_many(in_hand.lookups.requests)
         rows = pending.result()
         m.FEATURE_LOOKUP.labels(c.model).observe(in_hand.read_s + time.perf_counter() - started)
-        matrix = self.assembler.assemble(records, rows, lookups)
+        matrix = self.assembler.assemble(records, rows, in_hand.lookups)
         ok = np.array([i for i in range(len(events)) if i not in matrix.failed], dtype=np.intp)
         canary = np.zeros(len(ok), dtype=bool)
         if challenger is not None and c.canary_share > 0:
